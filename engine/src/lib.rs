@@ -1,0 +1,18 @@
+//! Updraft's engine: the DAG model and its loading and validation, schedules
+//! and data intervals, templating, and the operator interface. It knows no
+//! concrete operator, no HTTP and no HTML.
+
+pub mod connection;
+pub mod dag;
+pub mod diagnostic;
+pub mod duration;
+pub mod operator;
+pub mod schedule;
+pub mod suggest;
+pub mod template;
+pub mod time;
+pub mod yaml;
+
+pub use dag::{Dag, DagBag, Task, TriggerRule, load_dag, load_paths};
+pub use diagnostic::Diagnostic;
+pub use operator::{LogSink, LogStream, Operator, Registry, TaskContext, TaskError};

@@ -1,0 +1,298 @@
+//! Five-field cron expressions evaluated on wall-clock time, the way Airflow 2
+//! (croniter) does, with croner doing the matching.
+//!
+//! croner searches over any date type that implements its `CronDateTime`
+//! trait; we give it jiff's naive `civil::DateTime` through [`Wall`], so the
+//! search runs on local wall-clock time exactly like croniter does on a naive
+//! `datetime`. Placing the result on the time line (DST) is the caller's job:
+//! see `timetable.rs`.
+
+use std::cmp::Ordering;
+
+use croner::{
+    CivilDateTime, Cron, CronDateTime, Resolution, Weekday,
+    errors::CronError,
+    parser::{CronParser, Seconds, Year},
+};
+use jiff::{SignedDuration, ToSpan, civil};
+
+/// A parsed five-field cron expression.
+#[derive(Debug, Clone)]
+pub struct CronExpr {
+    cron: Cron,
+    /// One hour and one minute: Airflow then places each fire time in the
+    /// time zone by its wall clock; otherwise it keeps the interval's length.
+    fixed_time: bool,
+}
+
+/// A wall-clock (naive) date and time, for croner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Wall(civil::DateTime);
+
+impl CronDateTime for Wall {
+    fn to_civil(&self) -> CivilDateTime {
+        let d = self.0;
+        CivilDateTime::from_ymd_hms_opt(
+            i32::from(d.year()),
+            d.month() as u32,
+            d.day() as u32,
+            d.hour() as u32,
+            d.minute() as u32,
+            d.second() as u32,
+        )
+        .expect("a jiff civil datetime is always a valid civil datetime")
+    }
+
+    fn civil_weekday(&self) -> Weekday {
+        Weekday::from_days_from_sunday(self.0.weekday().to_sunday_zero_offset() as u32)
+    }
+
+    fn resolve_civil(&self, c: CivilDateTime) -> Result<Resolution<Self>, CronError> {
+        let date = c.date();
+        let time = c.time();
+        let dt = civil::DateTime::new(
+            i16::try_from(date.year()).map_err(|_| CronError::InvalidDate)?,
+            date.month() as i8,
+            date.day() as i8,
+            time.hour() as i8,
+            time.minute() as i8,
+            time.second() as i8,
+            0,
+        )
+        .map_err(|_| CronError::InvalidDate)?;
+        Ok(Resolution::Single(Wall(dt)))
+    }
+
+    fn checked_add_seconds(&self, seconds: i64) -> Option<Self> {
+        self.0
+            .checked_add(SignedDuration::from_secs(seconds))
+            .ok()
+            .map(Wall)
+    }
+
+    fn cmp_instant(&self, other: &Self) -> Ordering {
+        self.0.cmp(&other.0)
+    }
+}
+
+impl CronExpr {
+    /// Parses exactly five fields: minute hour day-of-month month day-of-week.
+    /// Names (`JAN`, `MON`), lists, ranges, steps, `L`, `W` and `#` work;
+    /// Sunday is 0 or 7.
+    pub fn parse(text: &str) -> Result<CronExpr, String> {
+        let expr = text;
+        let fields = expr.split_whitespace().count();
+        if fields != 5 {
+            return Err(format!(
+                "invalid cron expression {expr:?}: expected 5 fields (minute hour day-of-month month day-of-week), found {fields}"
+            ));
+        }
+        let parser = CronParser::builder()
+            .seconds(Seconds::Disallowed)
+            .year(Year::Disallowed)
+            // croniter (Airflow) accepts `5/15` as "from 5, every 15".
+            .sloppy_ranges(true)
+            .build();
+        let cron = parser
+            .parse(expr)
+            .map_err(|e| format!("invalid cron expression {expr:?}: {}", describe(&e)))?;
+        let mut expr = CronExpr {
+            cron,
+            fixed_time: false,
+        };
+        // Airflow's `is_fixed_time_schedule`: peek at two consecutive fire
+        // times; the same hour and minute means a fixed time of day.
+        let origin = civil::date(2001, 1, 1).at(0, 0, 0, 0);
+        let never = || format!("invalid cron expression {text:?}: it never fires (no such date)");
+        let a = expr.next_after(origin).ok_or_else(never)?;
+        let b = expr.next_after(a).ok_or_else(never)?;
+        expr.fixed_time = a.hour() == b.hour() && a.minute() == b.minute();
+        Ok(expr)
+    }
+
+    pub fn is_fixed_time(&self) -> bool {
+        self.fixed_time
+    }
+
+    /// The first fire time strictly after `dt` (wall clock).
+    pub fn next_after(&self, dt: civil::DateTime) -> Option<civil::DateTime> {
+        self.cron
+            .find_next_occurrence(&Wall(dt), false)
+            .ok()
+            .map(|w| w.0)
+    }
+
+    /// The last fire time strictly before `dt` (wall clock).
+    pub fn prev_before(&self, dt: civil::DateTime) -> Option<civil::DateTime> {
+        // croner works in whole seconds; 01:00:00.5 must still see 01:00:00
+        // as "before", so round a fractional time up first.
+        let base = if dt.subsec_nanosecond() != 0 {
+            dt.with()
+                .subsec_nanosecond(0)
+                .build()
+                .ok()?
+                .checked_add(1.second())
+                .ok()?
+        } else {
+            dt
+        };
+        self.cron
+            .find_previous_occurrence(&Wall(base), false)
+            .ok()
+            .map(|w| w.0)
+    }
+}
+
+fn describe(e: &CronError) -> String {
+    match e {
+        CronError::InvalidPattern(m)
+        | CronError::ComponentError(m)
+        | CronError::IllegalCharacters(m) => m.trim_end_matches('.').to_string(),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(y: i16, mo: i8, d: i8, h: i8, mi: i8) -> civil::DateTime {
+        civil::date(y, mo, d).at(h, mi, 0, 0)
+    }
+
+    fn nexts(expr: &str, from: civil::DateTime, n: usize) -> Vec<String> {
+        let c = CronExpr::parse(expr).unwrap();
+        let mut out = Vec::new();
+        let mut cur = from;
+        for _ in 0..n {
+            cur = c.next_after(cur).unwrap();
+            out.push(cur.to_string());
+        }
+        out
+    }
+
+    #[test]
+    fn strictly_after_and_before() {
+        let c = CronExpr::parse("0 2 * * *").unwrap();
+        assert_eq!(
+            c.next_after(at(2024, 1, 1, 2, 0)).unwrap(),
+            at(2024, 1, 2, 2, 0)
+        );
+        assert_eq!(
+            c.prev_before(at(2024, 1, 2, 2, 0)).unwrap(),
+            at(2024, 1, 1, 2, 0)
+        );
+        let frac = at(2024, 1, 2, 2, 0)
+            .checked_add(500.milliseconds())
+            .unwrap();
+        assert_eq!(c.prev_before(frac).unwrap(), at(2024, 1, 2, 2, 0));
+        assert_eq!(c.next_after(frac).unwrap(), at(2024, 1, 3, 2, 0));
+    }
+
+    #[test]
+    fn month_ends_and_leap_days() {
+        assert_eq!(
+            nexts("0 0 31 * *", at(2024, 1, 31, 0, 0), 3),
+            [
+                "2024-03-31T00:00:00",
+                "2024-05-31T00:00:00",
+                "2024-07-31T00:00:00"
+            ]
+        );
+        assert_eq!(
+            nexts("0 0 29 2 *", at(2024, 3, 1, 0, 0), 2),
+            ["2028-02-29T00:00:00", "2032-02-29T00:00:00"]
+        );
+        assert_eq!(
+            nexts("0 0 L * *", at(2024, 1, 15, 0, 0), 3),
+            [
+                "2024-01-31T00:00:00",
+                "2024-02-29T00:00:00",
+                "2024-03-31T00:00:00"
+            ]
+        );
+    }
+
+    #[test]
+    fn weekday_lists_ranges_steps_and_names() {
+        // 2024-01-01 is a Monday.
+        assert_eq!(
+            nexts("30 9 * * 1,3,5", at(2024, 1, 1, 10, 0), 3),
+            [
+                "2024-01-03T09:30:00",
+                "2024-01-05T09:30:00",
+                "2024-01-08T09:30:00"
+            ]
+        );
+        assert_eq!(
+            nexts("0 0 * * MON-FRI", at(2024, 1, 5, 1, 0), 2),
+            ["2024-01-08T00:00:00", "2024-01-09T00:00:00"]
+        );
+        assert_eq!(
+            nexts("*/20 8-9 * * *", at(2024, 1, 1, 9, 30), 3),
+            [
+                "2024-01-01T09:40:00",
+                "2024-01-02T08:00:00",
+                "2024-01-02T08:20:00"
+            ]
+        );
+        assert_eq!(
+            nexts("0 0 * * 7", at(2024, 1, 1, 0, 0), 1),
+            ["2024-01-07T00:00:00"]
+        );
+        assert_eq!(
+            nexts("0 0 1 */3 *", at(2024, 1, 1, 0, 0), 2),
+            ["2024-04-01T00:00:00", "2024-07-01T00:00:00"]
+        );
+        assert_eq!(
+            nexts("5/15 * * * *", at(2024, 1, 1, 0, 0), 2),
+            ["2024-01-01T00:05:00", "2024-01-01T00:20:00"]
+        );
+        // Second Friday of the month.
+        assert_eq!(
+            nexts("0 0 * * 5#2", at(2024, 1, 1, 0, 0), 1),
+            ["2024-01-12T00:00:00"]
+        );
+    }
+
+    #[test]
+    fn day_of_month_or_day_of_week_like_croniter() {
+        // Both restricted: either matches (Vixie cron and croniter).
+        assert_eq!(
+            nexts("0 0 13 * 5", at(2024, 1, 1, 0, 0), 3),
+            [
+                "2024-01-05T00:00:00",
+                "2024-01-12T00:00:00",
+                "2024-01-13T00:00:00"
+            ]
+        );
+    }
+
+    #[test]
+    fn fixed_time_detection() {
+        assert!(CronExpr::parse("0 2 * * *").unwrap().is_fixed_time());
+        assert!(CronExpr::parse("30 14 1,15 * *").unwrap().is_fixed_time());
+        assert!(!CronExpr::parse("0 * * * *").unwrap().is_fixed_time());
+        assert!(!CronExpr::parse("0 0,12 * * *").unwrap().is_fixed_time());
+    }
+
+    #[test]
+    fn rejects_bad_expressions() {
+        let e = CronExpr::parse("0 2 * *").unwrap_err();
+        assert!(
+            e.contains("expected 5 fields") && e.contains("found 4"),
+            "{e}"
+        );
+        assert!(
+            CronExpr::parse("0 0 2 * * *")
+                .unwrap_err()
+                .contains("found 6")
+        );
+        assert!(CronExpr::parse("61 * * * *").is_err());
+        assert!(CronExpr::parse("0 25 * * *").is_err());
+        assert!(CronExpr::parse("0 0 * 13 *").is_err());
+        assert!(CronExpr::parse("x * * * *").is_err());
+        let e = CronExpr::parse("0 0 30 2 *").unwrap_err();
+        assert!(e.contains("never fires"), "{e}");
+    }
+}
