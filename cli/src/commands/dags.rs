@@ -1,0 +1,404 @@
+//! `updraft dags ...`: validate, list, show, plan.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use clap::{Subcommand, ValueEnum};
+use jiff::Timestamp;
+use serde_json::json;
+use updraft_engine::duration::format_duration;
+use updraft_engine::time::parse_instant;
+use updraft_engine::{Dag, DagBag, load_paths};
+
+use crate::graph_text;
+use crate::output::{Format, local, print_table, utc};
+use crate::settings::Settings;
+
+#[derive(Debug, Subcommand)]
+pub enum DagsCommand {
+    /// Check DAG files and report every problem, one per line
+    /// (`path:line:column: message`). Exits 1 if any file is invalid.
+    Validate {
+        /// Files or folders to check [default: the DAGs folder]
+        paths: Vec<PathBuf>,
+    },
+    /// List the DAGs: id, schedule, next run, tags, file.
+    List {
+        #[arg(long, value_enum, default_value_t)]
+        output: Format,
+    },
+    /// Show a DAG: its settings, tasks, edges and a drawing of the graph.
+    Show {
+        dag_id: String,
+        #[arg(long, value_enum, default_value_t)]
+        output: ShowFormat,
+    },
+    /// Print the runs whose logical date lies in [START, END], as a backfill
+    /// of that range would create them.
+    Plan {
+        dag_id: String,
+        /// First logical date: an RFC 3339 instant, or a date (00:00 in the
+        /// DAG's time zone).
+        #[arg(long)]
+        start: String,
+        /// Last logical date (inclusive), same forms as --start.
+        #[arg(long)]
+        end: String,
+        #[arg(long, value_enum, default_value_t)]
+        output: Format,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum ShowFormat {
+    #[default]
+    Text,
+    Json,
+    /// Graphviz DOT.
+    Dot,
+}
+
+pub fn run(cmd: DagsCommand, settings: &Settings) -> Result<ExitCode> {
+    let registry = updraft_operators::registry();
+    match cmd {
+        DagsCommand::Validate { paths } => {
+            let paths = if paths.is_empty() {
+                vec![settings.dags_folder.clone()]
+            } else {
+                paths
+            };
+            validate(&load_paths(&paths, &registry), &paths)
+        }
+        DagsCommand::List { output } => {
+            let bag = load_paths(std::slice::from_ref(&settings.dags_folder), &registry);
+            warn_broken(&bag);
+            list(&bag, output);
+            Ok(ExitCode::SUCCESS)
+        }
+        DagsCommand::Show { dag_id, output } => {
+            let dag = find(settings, &registry, &dag_id)?;
+            show(&dag, output)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        DagsCommand::Plan {
+            dag_id,
+            start,
+            end,
+            output,
+        } => {
+            let dag = find(settings, &registry, &dag_id)?;
+            plan(&dag, &start, &end, output)?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn find(
+    settings: &Settings,
+    registry: &updraft_engine::Registry,
+    dag_id: &str,
+) -> Result<Arc<Dag>> {
+    let bag = load_paths(std::slice::from_ref(&settings.dags_folder), registry);
+    if let Some(dag) = bag.dags.get(dag_id) {
+        return Ok(dag.clone());
+    }
+    // A broken file may be the one defining it: say so rather than "not found".
+    for diags in bag.errors.values() {
+        for d in diags {
+            let stem = d.file.file_stem().map(|s| s.to_string_lossy().into_owned());
+            if stem.as_deref() == Some(dag_id)
+                || std::fs::read_to_string(&d.file).is_ok_and(|t| t.contains(dag_id))
+            {
+                bail!("DAG `{dag_id}` could not be loaded: {d}");
+            }
+        }
+    }
+    let known: Vec<&str> = bag.dags.keys().map(String::as_str).collect();
+    bail!(
+        "no DAG `{dag_id}` in {}{}",
+        settings.dags_folder.display(),
+        updraft_engine::suggest::did_you_mean(dag_id, known.iter().copied())
+    )
+}
+
+fn warn_broken(bag: &DagBag) {
+    if !bag.errors.is_empty() {
+        eprintln!(
+            "warning: {} DAG file(s) failed to load; `updraft dags validate` shows why",
+            bag.errors.len()
+        );
+    }
+}
+
+fn validate(bag: &DagBag, paths: &[PathBuf]) -> Result<ExitCode> {
+    for d in bag.diagnostics() {
+        eprintln!("{d}");
+    }
+    let files = bag.files.len();
+    let bad = bag.errors.len();
+    if files == 0 && bad == 0 {
+        let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+        eprintln!(
+            "error: no DAG files (*.yaml, *.yml) in {}",
+            shown.join(", ")
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    let problems = bag.diagnostics().count();
+    if bad == 0 {
+        println!("ok: {} DAG(s) in {files} file(s)", bag.dags.len());
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!("{bad} of {files} file(s) invalid, {problems} problem(s)");
+        Ok(ExitCode::FAILURE)
+    }
+}
+
+fn list(bag: &DagBag, output: Format) {
+    let now = Timestamp::now();
+    match output {
+        Format::Json => {
+            let items: Vec<_> = bag
+                .dags
+                .values()
+                .map(|d| {
+                    json!({
+                        "dag_id": d.dag_id,
+                        "description": d.description,
+                        "schedule": d.schedule().to_string(),
+                        "timezone": d.timezone_name,
+                        "next_run": d.next_run(now).map(|r| json!({
+                            "logical_date": utc(r.logical_date),
+                            "data_interval_start": utc(r.data_interval.start),
+                            "data_interval_end": utc(r.data_interval.end),
+                            "run_after": utc(r.run_after),
+                        })),
+                        "tags": d.tags,
+                        "file": d.file.display().to_string(),
+                    })
+                })
+                .collect();
+            println!("{}", serde_json::Value::Array(items));
+        }
+        Format::Table => {
+            let rows: Vec<Vec<String>> = bag
+                .dags
+                .values()
+                .map(|d| {
+                    vec![
+                        d.dag_id.clone(),
+                        d.schedule().to_string(),
+                        d.next_run(now)
+                            .map(|r| local(r.logical_date, d.tz()))
+                            .unwrap_or_else(|| "-".into()),
+                        d.tags.join(","),
+                        d.file.display().to_string(),
+                    ]
+                })
+                .collect();
+            print_table(&["DAG_ID", "SCHEDULE", "NEXT RUN", "TAGS", "FILE"], &rows);
+        }
+    }
+}
+
+fn show(dag: &Dag, output: ShowFormat) -> Result<()> {
+    match output {
+        ShowFormat::Dot => {
+            println!("digraph \"{}\" {{\n  rankdir=LR;", dag.dag_id);
+            for t in &dag.tasks {
+                println!(
+                    "  \"{}\" [label=\"{}\\n({})\"];",
+                    t.task_id, t.task_id, t.operator
+                );
+            }
+            for (a, b) in dag.graph.edges() {
+                println!(
+                    "  \"{}\" -> \"{}\";",
+                    dag.tasks[a].task_id, dag.tasks[b].task_id
+                );
+            }
+            println!("}}");
+        }
+        ShowFormat::Json => {
+            let tasks: Vec<_> = dag
+                .tasks
+                .iter()
+                .map(|t| {
+                    json!({
+                        "task_id": t.task_id,
+                        "operator": t.operator,
+                        "depends_on": t.upstream.iter().map(|&i| &dag.tasks[i].task_id).collect::<Vec<_>>(),
+                        "trigger_rule": t.trigger_rule.as_str(),
+                        "retries": t.retry.retries,
+                        "retry_delay_seconds": t.retry.retry_delay.as_secs_f64(),
+                        "execution_timeout_seconds": t.execution_timeout.map(|d| d.as_secs_f64()),
+                        "config": t.config.to_json(),
+                    })
+                })
+                .collect();
+            let edges: Vec<_> = dag
+                .graph
+                .edges()
+                .map(|(a, b)| json!([dag.tasks[a].task_id, dag.tasks[b].task_id]))
+                .collect();
+            let v = json!({
+                "dag_id": dag.dag_id,
+                "description": dag.description,
+                "file": dag.file.display().to_string(),
+                "schedule": dag.schedule().to_string(),
+                "timezone": dag.timezone_name,
+                "start_date": dag.start_date.map(utc),
+                "end_date": dag.end_date.map(utc),
+                "catchup": dag.catchup,
+                "max_active_runs": dag.max_active_runs,
+                "max_active_tasks": dag.max_active_tasks,
+                "tags": dag.tags,
+                "params": dag.params,
+                "tasks": tasks,
+                "edges": edges,
+            });
+            println!("{v}");
+        }
+        ShowFormat::Text => {
+            println!("DAG {}  ({})", dag.dag_id, dag.file.display());
+            if let Some(d) = &dag.description {
+                println!("  {d}");
+            }
+            let tz = dag.tz();
+            println!("  schedule:    {} ({})", dag.schedule(), dag.timezone_name);
+            println!(
+                "  start_date:  {}",
+                dag.start_date
+                    .map(|t| local(t, tz))
+                    .unwrap_or_else(|| "-".into())
+            );
+            println!(
+                "  end_date:    {}",
+                dag.end_date
+                    .map(|t| local(t, tz))
+                    .unwrap_or_else(|| "-".into())
+            );
+            println!("  catchup:     {}", if dag.catchup { "on" } else { "off" });
+            println!(
+                "  max active:  {} run(s), {} task(s) per run",
+                dag.max_active_runs, dag.max_active_tasks
+            );
+            if !dag.tags.is_empty() {
+                println!("  tags:        {}", dag.tags.join(", "));
+            }
+            println!();
+            let rows: Vec<Vec<String>> = dag
+                .tasks
+                .iter()
+                .map(|t| {
+                    vec![
+                        t.task_id.clone(),
+                        t.operator.clone(),
+                        t.trigger_rule.to_string(),
+                        format!(
+                            "{} every {}{}",
+                            t.retry.retries,
+                            format_duration(t.retry.retry_delay),
+                            if t.retry.exponential_backoff {
+                                " (exp)"
+                            } else {
+                                ""
+                            }
+                        ),
+                        t.execution_timeout
+                            .map(format_duration)
+                            .unwrap_or_else(|| "-".into()),
+                        t.upstream
+                            .iter()
+                            .map(|&i| dag.tasks[i].task_id.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    ]
+                })
+                .collect();
+            print_table(
+                &[
+                    "TASK",
+                    "OPERATOR",
+                    "TRIGGER_RULE",
+                    "RETRIES",
+                    "TIMEOUT",
+                    "DEPENDS_ON",
+                ],
+                &rows,
+            );
+            println!();
+            println!("Edges ({}):", dag.graph.edges().count());
+            for (a, b) in dag.graph.edges() {
+                println!("  {} -> {}", dag.tasks[a].task_id, dag.tasks[b].task_id);
+            }
+            println!();
+            println!("Graph:");
+            for line in graph_text::render(dag).lines() {
+                println!("  {line}");
+            }
+        }
+    }
+    Ok(())
+}
+
+fn plan(dag: &Dag, start: &str, end: &str, output: Format) -> Result<()> {
+    let tz = dag.tz();
+    let start_ts = parse_instant(start, tz)
+        .map_err(anyhow::Error::msg)
+        .context("--start")?;
+    let end_ts = parse_instant(end, tz)
+        .map_err(anyhow::Error::msg)
+        .context("--end")?;
+    if end_ts < start_ts {
+        bail!("--end ({end}) is before --start ({start})");
+    }
+    if dag.schedule().is_manual() {
+        eprintln!(
+            "note: DAG `{}` has no schedule, so no runs are planned",
+            dag.dag_id
+        );
+    }
+    let runs = dag.plan(start_ts, end_ts);
+    match output {
+        Format::Json => {
+            let items: Vec<_> = runs
+                .iter()
+                .map(|r| {
+                    json!({
+                        "logical_date": utc(r.logical_date),
+                        "data_interval_start": utc(r.data_interval.start),
+                        "data_interval_end": utc(r.data_interval.end),
+                    })
+                })
+                .collect();
+            println!("{}", serde_json::Value::Array(items));
+        }
+        Format::Table => {
+            let rows: Vec<Vec<String>> = runs
+                .iter()
+                .map(|r| {
+                    vec![
+                        utc(r.logical_date),
+                        utc(r.data_interval.start),
+                        utc(r.data_interval.end),
+                        local(r.logical_date, tz),
+                    ]
+                })
+                .collect();
+            print_table(
+                &[
+                    "LOGICAL_DATE",
+                    "DATA_INTERVAL_START",
+                    "DATA_INTERVAL_END",
+                    &format!("LOCAL ({})", dag.timezone_name),
+                ],
+                &rows,
+            );
+            eprintln!("{} run(s)", runs.len());
+        }
+    }
+    Ok(())
+}

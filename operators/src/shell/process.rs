@@ -1,0 +1,111 @@
+//! Running the bash process: streaming its lines, and stopping it (and
+//! everything it started) on cancellation.
+
+use std::process::{ExitStatus, Stdio};
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::process::{Child, Command};
+use updraft_engine::operator::{LogSink, LogStream, Output, TaskContext, TaskError};
+
+use super::ShellConfig;
+
+/// How long a cancelled command gets between SIGTERM and SIGKILL.
+const GRACE: Duration = Duration::from_secs(5);
+
+pub async fn run(config: &ShellConfig, ctx: &TaskContext) -> Result<Output, TaskError> {
+    let mut cmd = Command::new("bash");
+    cmd.arg("-c")
+        .arg(&config.command)
+        .envs(&config.env)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        // Its own process group, so a stop reaches what it started too.
+        .process_group(0)
+        .kill_on_drop(true);
+    if let Some(dir) = &config.cwd {
+        cmd.current_dir(dir);
+    }
+    let mut child = cmd.spawn().map_err(|e| {
+        let place = config
+            .cwd
+            .as_ref()
+            .map(|d| format!(" in {}", d.display()))
+            .unwrap_or_default();
+        TaskError::Failed(format!("cannot start bash{place}: {e}"))
+    })?;
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let out_task = tokio::spawn(pump(stdout, ctx.log.clone(), LogStream::Stdout));
+    let err_task = tokio::spawn(pump(stderr, ctx.log.clone(), LogStream::Stderr));
+
+    let status = tokio::select! {
+        status = child.wait() => status.map_err(|e| TaskError::Failed(format!("waiting for bash: {e}")))?,
+        () = ctx.cancel.cancelled() => {
+            stop(&mut child).await;
+            out_task.abort();
+            err_task.abort();
+            return Err(TaskError::Cancelled);
+        }
+    };
+    // Output still buffered in the pipes is part of the log.
+    let last_line = out_task.await.unwrap_or_default();
+    let _ = err_task.await;
+    match status.code() {
+        Some(0) => Ok(serde_json::json!({ "exit_code": 0, "last_line": last_line })),
+        _ => Err(TaskError::Failed(describe_failure(status))),
+    }
+}
+
+fn describe_failure(status: ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("command exited with code {code}"),
+        (None, Some(sig)) => {
+            let name = Signal::try_from(sig)
+                .map(|s| s.as_str())
+                .unwrap_or("unknown signal");
+            format!("command was killed by signal {sig} ({name})")
+        }
+        _ => "command ended without an exit code".to_string(),
+    }
+}
+
+/// SIGTERM to the whole group, SIGKILL after the grace period.
+async fn stop(child: &mut Child) {
+    let Some(pid) = child.id() else { return };
+    let group = Pid::from_raw(pid as i32);
+    let _ = killpg(group, Signal::SIGTERM);
+    if tokio::time::timeout(GRACE, child.wait()).await.is_err() {
+        let _ = killpg(group, Signal::SIGKILL);
+        let _ = child.wait().await;
+    } else {
+        // The shell is gone; make sure nothing it started outlives it.
+        let _ = killpg(group, Signal::SIGKILL);
+    }
+}
+
+/// Forwards each line to the log; returns the last non-empty one.
+async fn pump(reader: impl AsyncRead + Unpin, log: LogSink, stream: LogStream) -> String {
+    let mut reader = BufReader::new(reader);
+    let mut buf = Vec::new();
+    let mut last = String::new();
+    loop {
+        buf.clear();
+        match reader.read_until(b'\n', &mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {
+                let text = String::from_utf8_lossy(&buf);
+                let line = text.trim_end_matches(['\n', '\r']);
+                log.line(stream, line);
+                if !line.trim().is_empty() {
+                    last = line.to_string();
+                }
+            }
+        }
+    }
+    last
+}

@@ -1,0 +1,146 @@
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use updraft_engine::operator::{LogSink, LogStream, Operator, TaskContext, TaskError};
+
+use super::{ShellConfig, ShellOperator};
+
+type Lines = Arc<Mutex<Vec<(LogStream, String)>>>;
+
+fn ctx() -> (TaskContext, Lines) {
+    let lines: Lines = Arc::default();
+    let sink = lines.clone();
+    let ctx = TaskContext {
+        dag_id: "d".into(),
+        task_id: "t".into(),
+        run_id: "r".into(),
+        try_number: 1,
+        log: LogSink::new(move |s, l| sink.lock().unwrap().push((s, l.to_string()))),
+        cancel: CancellationToken::new(),
+    };
+    (ctx, lines)
+}
+
+fn cfg(command: &str) -> ShellConfig {
+    ShellConfig {
+        command: command.into(),
+        env: Default::default(),
+        cwd: None,
+    }
+}
+
+#[tokio::test]
+async fn success_streams_both_streams_and_returns_last_line() {
+    let (ctx, lines) = ctx();
+    let out = ShellOperator
+        .execute(cfg("echo one; echo oops >&2; echo two; echo"), ctx)
+        .await
+        .unwrap();
+    assert_eq!(out["exit_code"], 0);
+    assert_eq!(out["last_line"], "two");
+    let lines = lines.lock().unwrap();
+    assert!(lines.contains(&(LogStream::Stdout, "one".into())));
+    assert!(lines.contains(&(LogStream::Stderr, "oops".into())));
+}
+
+#[tokio::test]
+async fn non_zero_exit_fails_with_the_code() {
+    let (ctx, _) = ctx();
+    let err = ShellOperator
+        .execute(cfg("echo partial; exit 3"), ctx)
+        .await
+        .unwrap_err();
+    assert_eq!(err, TaskError::Failed("command exited with code 3".into()));
+}
+
+#[tokio::test]
+async fn env_and_cwd_apply() {
+    let dir = std::env::temp_dir();
+    let (ctx, _) = ctx();
+    let mut c = cfg("echo \"$GREETING from $(pwd)\"");
+    c.env.insert("GREETING".into(), "hello".into());
+    c.cwd = Some(dir.clone());
+    let out = ShellOperator.execute(c, ctx).await.unwrap();
+    let canonical = dir.canonicalize().unwrap();
+    assert_eq!(
+        out["last_line"],
+        format!("hello from {}", canonical.display())
+    );
+}
+
+#[tokio::test]
+async fn missing_cwd_is_named() {
+    let (ctx, _) = ctx();
+    let mut c = cfg("true");
+    c.cwd = Some("/no/such/dir".into());
+    let err = ShellOperator.execute(c, ctx).await.unwrap_err().to_string();
+    assert!(err.contains("/no/such/dir"), "{err}");
+}
+
+/// Live (not zombie) processes in process group `pgid`, from /proc.
+fn live_in_group(pgid: i32) -> Vec<i32> {
+    let mut live = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // Fields after the command name: state ppid pgrp ...
+        let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
+            continue;
+        };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        if fields.get(2) == Some(&pgid.to_string().as_str()) && fields[0] != "Z" {
+            live.push(pid);
+        }
+    }
+    live
+}
+
+#[tokio::test]
+async fn lines_arrive_while_the_command_runs_and_cancel_stops_the_group() {
+    let (mut ctx, _) = ctx();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    ctx.log = LogSink::new(move |_, l| {
+        let _ = tx.send(l.to_string());
+    });
+    let cancel = ctx.cancel.clone();
+    // bash prints its pid (the group id), leaves a child in the background
+    // and blocks.
+    let run = tokio::spawn(async move {
+        ShellOperator
+            .execute(cfg("echo $$; sleep 300 & sleep 300"), ctx)
+            .await
+    });
+    // The first line is seen before the command ends.
+    let pgid: i32 = rx.recv().await.unwrap().parse().unwrap();
+    assert!(!live_in_group(pgid).is_empty());
+    cancel.cancel();
+    let res = tokio::time::timeout(Duration::from_secs(10), run)
+        .await
+        .expect("stops promptly")
+        .unwrap();
+    assert_eq!(res.unwrap_err(), TaskError::Cancelled);
+    // Every process of the group, the background child included, is gone.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !live_in_group(pgid).is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "left running: {:?}",
+            live_in_group(pgid)
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[test]
+fn validate_rejects_empty_command() {
+    assert_eq!(
+        ShellOperator::validate(&cfg("  ")),
+        vec!["`command` is empty".to_string()]
+    );
+}
