@@ -118,7 +118,11 @@ impl<O: Operator> ErasedOperator for O {
                 .into_iter()
                 .map(|m| (Some(config.span), m))
                 .collect(),
-            Err(e) => e.problems,
+            Err(e) => e
+                .problems
+                .into_iter()
+                .map(|p| (p.span, p.to_string()))
+                .collect(),
         }
     }
 

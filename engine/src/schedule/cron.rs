@@ -87,6 +87,7 @@ impl CronExpr {
                 "invalid cron expression {expr:?}: expected 5 fields (minute hour day-of-month month day-of-week), found {fields}"
             ));
         }
+        check_bounds(expr)?;
         let parser = CronParser::builder()
             .seconds(Seconds::Disallowed)
             .year(Year::Disallowed)
@@ -141,6 +142,34 @@ impl CronExpr {
             .ok()
             .map(|w| w.0)
     }
+}
+
+/// Names the field and the number when a value is out of its range; croner
+/// alone would only say "out of bounds".
+fn check_bounds(expr: &str) -> Result<(), String> {
+    const FIELDS: [(&str, u32, u32); 5] = [
+        ("minute", 0, 59),
+        ("hour", 0, 23),
+        ("day-of-month", 1, 31),
+        ("month", 1, 12),
+        ("day-of-week", 0, 7),
+    ];
+    for (text, (name, lo, hi)) in expr.split_whitespace().zip(FIELDS) {
+        for item in text.split(',') {
+            // The step after `/` and the ordinal after `#` are not values.
+            let values = item.split(['/', '#']).next().unwrap_or_default();
+            for v in values.split('-') {
+                if let Ok(n) = v.parse::<u32>() {
+                    if n < lo || n > hi {
+                        return Err(format!(
+                            "invalid cron expression {expr:?}: {name} field `{text}`: {n} is out of range {lo}-{hi}"
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 fn describe(e: &CronError) -> String {
@@ -289,7 +318,17 @@ mod tests {
                 .contains("found 6")
         );
         assert!(CronExpr::parse("61 * * * *").is_err());
-        assert!(CronExpr::parse("0 25 * * *").is_err());
+        let e = CronExpr::parse("0 25 * * *").unwrap_err();
+        assert!(
+            e.ends_with("hour field `25`: 25 is out of range 0-23"),
+            "{e}"
+        );
+        assert!(
+            CronExpr::parse("0 0 0 * *")
+                .unwrap_err()
+                .contains("day-of-month field `0`")
+        );
+        assert!(CronExpr::parse("0 0 * * 1#2").is_ok());
         assert!(CronExpr::parse("0 0 * 13 *").is_err());
         assert!(CronExpr::parse("x * * * *").is_err());
         let e = CronExpr::parse("0 0 30 2 *").unwrap_err();

@@ -16,20 +16,56 @@ use crate::suggest::did_you_mean;
 /// One or more deserialization problems, each with its place when known.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeError {
-    pub problems: Vec<(Option<Span>, String)>,
+    pub problems: Vec<Problem>,
+}
+
+/// One problem: where, in which field (`env.PORT`, `command[2]`), and what.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Problem {
+    pub span: Option<Span>,
+    pub path: String,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.path.is_empty() {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "`{}`: {}", self.path, self.message)
+        }
+    }
 }
 
 impl DeError {
-    fn one(msg: String) -> Self {
+    fn one(message: String) -> Self {
         DeError {
-            problems: vec![(None, msg)],
+            problems: vec![Problem {
+                span: None,
+                path: String::new(),
+                message,
+            }],
         }
     }
 
     /// Sets the place of problems that have none yet (the innermost wins).
     fn at(mut self, span: Span) -> Self {
-        for (s, _) in &mut self.problems {
-            s.get_or_insert(span);
+        for p in &mut self.problems {
+            p.span.get_or_insert(span);
+        }
+        self
+    }
+
+    /// Puts the problems inside field `key` (or list item `[i]`).
+    fn inside(mut self, key: &str) -> Self {
+        for p in &mut self.problems {
+            p.path = match (p.path.is_empty(), key.starts_with('[')) {
+                (true, _) => key.to_string(),
+                (false, true) if p.path.starts_with('[') => format!("{key}{}", p.path),
+                (false, true) => format!("{key}.{}", p.path),
+                (false, false) if p.path.starts_with('[') => format!("{key}{}", p.path),
+                (false, false) => format!("{key}.{}", p.path),
+            };
         }
         self
     }
@@ -40,9 +76,9 @@ impl fmt::Display for DeError {
         let parts: Vec<String> = self
             .problems
             .iter()
-            .map(|(s, m)| match s {
-                Some(s) => format!("{s}: {m}"),
-                None => m.clone(),
+            .map(|p| match p.span {
+                Some(s) => format!("{s}: {p}"),
+                None => p.to_string(),
             })
             .collect();
         f.write_str(&parts.join("; "))
@@ -165,7 +201,10 @@ impl<'de> Deserializer<'de> for NodeDe<'de, '_> {
             Value::Int(i) => visitor.visit_i64(*i),
             Value::Float(x) => visitor.visit_f64(*x),
             Value::Str(s) => visitor.visit_borrowed_str(s),
-            Value::Seq(items) => visitor.visit_seq(Seq { iter: items.iter() }),
+            Value::Seq(items) => visitor.visit_seq(Seq {
+                iter: items.iter(),
+                index: 0,
+            }),
             Value::Map(entries) => visitor.visit_map(Map {
                 iter: entries.iter(),
                 value: None,
@@ -222,14 +261,13 @@ impl<'de> Deserializer<'de> for NodeDe<'de, '_> {
     ) -> Result<V::Value, DeError> {
         if let Value::Map(entries) = &self.node.value {
             // Report every unknown field at once, not just the first.
-            let unknown: Vec<(Option<Span>, String)> = entries
+            let unknown: Vec<Problem> = entries
                 .iter()
                 .filter(|e| !fields.contains(&e.key.as_str()))
-                .map(|e| {
-                    (
-                        Some(e.key_span),
-                        unknown_field_message(&e.key, fields, self.extra_fields),
-                    )
+                .map(|e| Problem {
+                    span: Some(e.key_span),
+                    path: String::new(),
+                    message: unknown_field_message(&e.key, fields, self.extra_fields),
                 })
                 .collect();
             if !unknown.is_empty() {
@@ -295,6 +333,7 @@ impl<'de> Deserializer<'de> for NodeDe<'de, '_> {
 
 struct Seq<'de> {
     iter: std::slice::Iter<'de, Node>,
+    index: usize,
 }
 
 impl<'de> SeqAccess<'de> for Seq<'de> {
@@ -305,10 +344,13 @@ impl<'de> SeqAccess<'de> for Seq<'de> {
         seed: T,
     ) -> Result<Option<T::Value>, DeError> {
         match self.iter.next() {
-            Some(node) => seed
-                .deserialize(NodeDe::child(node))
-                .map(Some)
-                .map_err(|e| e.at(node.span)),
+            Some(node) => {
+                self.index += 1;
+                let index = self.index - 1;
+                seed.deserialize(NodeDe::child(node))
+                    .map(Some)
+                    .map_err(|e| e.at(node.span).inside(&format!("[{index}]")))
+            }
             None => Ok(None),
         }
     }
@@ -320,7 +362,7 @@ impl<'de> SeqAccess<'de> for Seq<'de> {
 
 struct Map<'de> {
     iter: std::slice::Iter<'de, Entry>,
-    value: Option<&'de Node>,
+    value: Option<&'de Entry>,
 }
 
 impl<'de> MapAccess<'de> for Map<'de> {
@@ -332,7 +374,7 @@ impl<'de> MapAccess<'de> for Map<'de> {
     ) -> Result<Option<K::Value>, DeError> {
         match self.iter.next() {
             Some(entry) => {
-                self.value = Some(&entry.value);
+                self.value = Some(entry);
                 seed.deserialize(BorrowedStrDeserializer::<DeError>::new(&entry.key))
                     .map(Some)
                     .map_err(|e| e.at(entry.key_span))
@@ -342,12 +384,12 @@ impl<'de> MapAccess<'de> for Map<'de> {
     }
 
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, DeError> {
-        let node = self
+        let entry = self
             .value
             .take()
             .ok_or_else(|| DeError::one("value requested before its key".into()))?;
-        seed.deserialize(NodeDe::child(node))
-            .map_err(|e| e.at(node.span))
+        seed.deserialize(NodeDe::child(&entry.value))
+            .map_err(|e| e.at(entry.value.span).inside(&entry.key))
     }
 
     fn size_hint(&self) -> Option<usize> {
@@ -431,35 +473,51 @@ mod tests {
         let n = parse_document("comand: x\nenvv: {}\n").unwrap();
         let e = from_node::<Shellish>(&n).unwrap_err();
         assert_eq!(e.problems.len(), 2);
-        assert_eq!(e.problems[0].0, Some(Span { line: 1, col: 1 }));
+        assert_eq!(e.problems[0].span, Some(Span { line: 1, col: 1 }));
         assert!(
             e.problems[0]
-                .1
+                .message
                 .contains("unknown field `comand`; did you mean `command`?")
         );
-        assert!(e.problems[1].1.contains("`envv`; did you mean `env`?"));
+        assert!(
+            e.problems[1]
+                .message
+                .contains("`envv`; did you mean `env`?")
+        );
     }
 
     #[test]
     fn suggests_extra_fields_too() {
         let n = parse_document("command: x\nretires: 1\n").unwrap();
         let e = from_node_with_extra_fields::<Shellish>(&n, &["depends_on"]).unwrap_err();
-        assert!(e.problems[0].1.contains("did you mean `retries`"), "{e}");
+        assert!(
+            e.problems[0].message.contains("did you mean `retries`"),
+            "{e}"
+        );
     }
 
     #[test]
     fn type_errors_point_at_the_value() {
         let n = parse_document("command: x\nretries: two\n").unwrap();
         let e = from_node::<Shellish>(&n).unwrap_err();
-        assert_eq!(e.problems[0].0, Some(Span { line: 2, col: 10 }));
-        assert_eq!(e.problems[0].1, "expected u32, found string \"two\"");
+        assert_eq!(e.problems[0].span, Some(Span { line: 2, col: 10 }));
+        assert_eq!(
+            e.problems[0].to_string(),
+            "`retries`: expected u32, found string \"two\""
+        );
+        let n = parse_document("command: x\nenv: {A: [1]}\n").unwrap();
+        let e = from_node::<Shellish>(&n).unwrap_err();
+        assert_eq!(
+            e.problems[0].to_string(),
+            "`env.A`: expected a string, found a list"
+        );
     }
 
     #[test]
     fn missing_field_points_at_the_mapping() {
         let n = parse_document("env: {}\n").unwrap();
         let e = from_node::<Shellish>(&n).unwrap_err();
-        assert_eq!(e.problems[0].1, "missing required field `command`");
-        assert_eq!(e.problems[0].0, Some(Span { line: 1, col: 1 }));
+        assert_eq!(e.problems[0].message, "missing required field `command`");
+        assert_eq!(e.problems[0].span, Some(Span { line: 1, col: 1 }));
     }
 }

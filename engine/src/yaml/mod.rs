@@ -10,7 +10,7 @@ mod parse;
 
 use std::fmt;
 
-pub use de::{DeError, from_node, from_node_with_extra_fields};
+pub use de::{DeError, Problem, from_node, from_node_with_extra_fields};
 pub use parse::{ParseError, parse_document};
 
 /// A place in a source file: 1-based line and column.
