@@ -174,7 +174,7 @@ impl Object for Variables {
             Some(v) => v,
             None => default.ok_or_else(|| {
                 Error::new(
-                    ErrorKind::UndefinedError,
+                    ErrorKind::InvalidOperation,
                     format!("variable `{name}` is not set"),
                 )
             }),
