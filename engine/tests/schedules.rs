@@ -215,9 +215,9 @@ fn hourly_keeps_absolute_hours_across_dst() {
 }
 
 #[test]
-fn twice_daily_keeps_interval_length_across_spring_forward() {
-    // "0 0,12" is not a fixed time of day, so the 12-hour interval keeps its
-    // length: on the DST day the noon run lands at 13:00 EDT, as in Airflow.
+fn twice_daily_follows_the_wall_clock_across_spring_forward() {
+    // Only schedules firing every hour step in absolute time; "0 0,12" stays
+    // at 00:00 and 12:00 local, so the DST day's morning interval is 11 hours.
     assert_eq!(
         plan(
             "0 0,12 * * *",
@@ -228,9 +228,29 @@ fn twice_daily_keeps_interval_length_across_spring_forward() {
         [
             "2024-03-09T17:00:00Z",
             "2024-03-10T05:00:00Z",
-            "2024-03-10T17:00:00Z",
+            "2024-03-10T16:00:00Z",
             "2024-03-11T04:00:00Z",
             "2024-03-11T16:00:00Z",
+        ]
+    );
+}
+
+#[test]
+fn every_hour_schedules_also_run_in_the_repeated_hour() {
+    // Berlin falls back at 03:00 CEST to 02:00 CET on 2024-10-27: 02:30
+    // happens twice (00:30Z and 01:30Z) and an every-hour schedule runs at
+    // both; 03:00 local (the end) is 02:00Z.
+    assert_eq!(
+        plan(
+            "30 * * * *",
+            "Europe/Berlin",
+            "2024-10-27T01:00",
+            "2024-10-27T03:00"
+        ),
+        [
+            "2024-10-26T23:30:00Z",
+            "2024-10-27T00:30:00Z",
+            "2024-10-27T01:30:00Z"
         ]
     );
 }

@@ -20,9 +20,11 @@ use jiff::{SignedDuration, ToSpan, civil};
 #[derive(Debug, Clone)]
 pub struct CronExpr {
     cron: Cron,
-    /// One hour and one minute: Airflow then places each fire time in the
-    /// time zone by its wall clock; otherwise it keeps the interval's length.
-    fixed_time: bool,
+    /// The hour field matches all 24 hours (`*`, `*/1`, `0-23`). Airflow
+    /// then steps by the wall-clock difference in absolute time (so an hourly
+    /// schedule also runs in a repeated DST hour); otherwise each fire time
+    /// is placed in the time zone by its wall clock.
+    every_hour: bool,
 }
 
 /// A wall-clock (naive) date and time, for croner.
@@ -97,22 +99,24 @@ impl CronExpr {
         let cron = parser
             .parse(expr)
             .map_err(|e| format!("invalid cron expression {expr:?}: {}", describe(&e)))?;
-        let mut expr = CronExpr {
+        let hour_field = expr.split_whitespace().nth(1).unwrap_or_default();
+        let expr = CronExpr {
             cron,
-            fixed_time: false,
+            every_hour: hours_matched(hour_field) == 24,
         };
-        // Airflow's `is_fixed_time_schedule`: peek at two consecutive fire
-        // times; the same hour and minute means a fixed time of day.
         let origin = civil::date(2001, 1, 1).at(0, 0, 0, 0);
-        let never = || format!("invalid cron expression {text:?}: it never fires (no such date)");
-        let a = expr.next_after(origin).ok_or_else(never)?;
-        let b = expr.next_after(a).ok_or_else(never)?;
-        expr.fixed_time = a.hour() == b.hour() && a.minute() == b.minute();
+        if expr.next_after(origin).is_none() {
+            return Err(format!(
+                "invalid cron expression {text:?}: it never fires (no such date)"
+            ));
+        }
         Ok(expr)
     }
 
-    pub fn is_fixed_time(&self) -> bool {
-        self.fixed_time
+    /// Whether the schedule fires in every hour of the day (Airflow's
+    /// `_covers_every_hour`).
+    pub fn covers_every_hour(&self) -> bool {
+        self.every_hour
     }
 
     /// The first fire time strictly after `dt` (wall clock).
@@ -142,6 +146,32 @@ impl CronExpr {
             .ok()
             .map(|w| w.0)
     }
+}
+
+/// How many of the 24 hours an hour field matches (lists, ranges, steps).
+fn hours_matched(field: &str) -> usize {
+    let mut hours = [false; 24];
+    for item in field.split(',') {
+        let (range, step) = match item.split_once('/') {
+            Some((r, s)) => (r, s.parse::<usize>().unwrap_or(1).max(1)),
+            None => (item, 1),
+        };
+        let (lo, hi) = match range {
+            "*" | "" => (0, 23),
+            r => match r.split_once('-') {
+                Some((a, b)) => (a.parse().unwrap_or(0), b.parse().unwrap_or(23)),
+                // `5/3` is "from 5, every 3"; a lone `5` is just 5.
+                None => {
+                    let a = r.parse().unwrap_or(0);
+                    (a, if item.contains('/') { 23 } else { a })
+                }
+            },
+        };
+        for h in (lo..=hi.min(23)).step_by(step) {
+            hours[h] = true;
+        }
+    }
+    hours.iter().filter(|h| **h).count()
 }
 
 /// Names the field and the number when a value is out of its range; croner
@@ -298,11 +328,29 @@ mod tests {
     }
 
     #[test]
-    fn fixed_time_detection() {
-        assert!(CronExpr::parse("0 2 * * *").unwrap().is_fixed_time());
-        assert!(CronExpr::parse("30 14 1,15 * *").unwrap().is_fixed_time());
-        assert!(!CronExpr::parse("0 * * * *").unwrap().is_fixed_time());
-        assert!(!CronExpr::parse("0 0,12 * * *").unwrap().is_fixed_time());
+    fn every_hour_detection() {
+        for every in [
+            "0 * * * *",
+            "*/15 * * * *",
+            "0 */1 * * *",
+            "0 0-23 * * *",
+            "0 0-11,12-23 * * *",
+            "0 0/1 * * *",
+        ] {
+            assert!(
+                CronExpr::parse(every).unwrap().covers_every_hour(),
+                "{every}"
+            );
+        }
+        for not in [
+            "0 2 * * *",
+            "0 0,12 * * *",
+            "30 */2 * * *",
+            "0 1-23 * * *",
+            "0 5/3 * * *",
+        ] {
+            assert!(!CronExpr::parse(not).unwrap().covers_every_hour(), "{not}");
+        }
     }
 
     #[test]

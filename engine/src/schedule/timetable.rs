@@ -2,12 +2,12 @@
 //! interval.py and trigger.py, 2.10): a run's logical date is the start of
 //! its data interval and it is due at the interval's end.
 //!
-//! Cron is matched on the DAG's wall clock. For a fixed time of day
-//! ("0 2 * * *") each fire time is placed in the time zone on its own: a time
-//! that does not exist moves forward by the DST gap, a repeated one takes the
-//! later instant. For other schedules ("0 * * * *") Airflow keeps the
-//! interval's length instead, adding the wall-clock difference as absolute
-//! time (its "DST fix"); we do the same.
+//! Cron is matched on the DAG's wall clock. Each fire time is placed in the
+//! time zone on its own: a time that does not exist moves forward by the DST
+//! gap, a repeated one takes the later instant. Schedules that fire in every
+//! hour ("0 * * * *", "*/15 * * * *") instead step by the wall-clock
+//! difference in absolute time, so they also run in a repeated hour
+//! (Airflow's `_covers_every_hour` workaround); we do the same.
 
 use jiff::{Timestamp, tz::TimeZone};
 
@@ -152,20 +152,20 @@ impl Timetable {
     fn get_next(&self, expr: &CronExpr, current: Timestamp) -> Option<Timestamp> {
         let naive = current.to_zoned_datetime(self.tz.clone()).datetime();
         let scheduled = expr.next_after(naive)?;
-        if expr.is_fixed_time() {
-            local_to_instant(scheduled, &self.tz).ok()
-        } else {
+        if expr.covers_every_hour() {
             current.checked_add(naive.duration_until(scheduled)).ok()
+        } else {
+            local_to_instant(scheduled, &self.tz).ok()
         }
     }
 
     fn get_prev(&self, expr: &CronExpr, current: Timestamp) -> Option<Timestamp> {
         let naive = current.to_zoned_datetime(self.tz.clone()).datetime();
         let scheduled = expr.prev_before(naive)?;
-        if expr.is_fixed_time() {
-            local_to_instant(scheduled, &self.tz).ok()
-        } else {
+        if expr.covers_every_hour() {
             current.checked_sub(scheduled.duration_until(naive)).ok()
+        } else {
+            local_to_instant(scheduled, &self.tz).ok()
         }
     }
 
