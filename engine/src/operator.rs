@@ -42,8 +42,10 @@ pub enum LogStream {
 }
 
 /// Where an operator writes its log, line by line, as lines are produced.
+type LineFn = dyn Fn(LogStream, &str) + Send + Sync;
+
 #[derive(Clone)]
-pub struct LogSink(Arc<dyn Fn(LogStream, &str) + Send + Sync>);
+pub struct LogSink(Arc<LineFn>);
 
 impl LogSink {
     pub fn new(f: impl Fn(LogStream, &str) + Send + Sync + 'static) -> Self {

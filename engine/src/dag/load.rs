@@ -219,24 +219,24 @@ fn build(
     };
     let start_date = date(&mut r, "start_date");
     let end_date = date(&mut r, "end_date");
-    if let (Some(Some(s)), Some(Some(e))) = (start_date, end_date) {
-        if e < s {
-            r.fail(
-                get("end_date").expect("parsed"),
-                "end_date",
-                "is before `start_date`",
-            );
-        }
+    if let (Some(Some(s)), Some(Some(e))) = (start_date, end_date)
+        && e < s
+    {
+        r.fail(
+            get("end_date").expect("parsed"),
+            "end_date",
+            "is before `start_date`",
+        );
     }
-    if let (Some(sched), Some(None)) = (&schedule, start_date) {
-        if !sched.is_manual() {
-            r.problems.add(
-                get("schedule").map(|n| n.span),
-                format!(
-                    "`start_date` is required with a schedule (`{sched}`): runs are planned from it"
-                ),
-            );
-        }
+    if let (Some(sched), Some(None)) = (&schedule, start_date)
+        && !sched.is_manual()
+    {
+        r.problems.add(
+            get("schedule").map(|n| n.span),
+            format!(
+                "`start_date` is required with a schedule (`{sched}`): runs are planned from it"
+            ),
+        );
     }
     let catchup = get("catchup").map_or(Some(false), |n| r.boolean(n, "catchup"));
     let max_active_runs =
@@ -373,10 +373,10 @@ fn apply_task_settings(node: &Node, r: &mut FieldReader, d: &mut Defaults) {
     if let Some(n) = node.get("retries") {
         d.retry.retries = r.count(n, "retries", 0).unwrap_or(d.retry.retries);
     }
-    if let Some(n) = node.get("retry_delay") {
-        if let Some(v) = r.duration(n, "retry_delay") {
-            d.retry.retry_delay = v.unwrap_or(RetryPolicy::default().retry_delay);
-        }
+    if let Some(n) = node.get("retry_delay")
+        && let Some(v) = r.duration(n, "retry_delay")
+    {
+        d.retry.retry_delay = v.unwrap_or(RetryPolicy::default().retry_delay);
     }
     if let Some(n) = node.get("retry_exponential_backoff") {
         d.retry.exponential_backoff = r.boolean(n, "retry_exponential_backoff").unwrap_or(false);
@@ -394,12 +394,12 @@ fn apply_task_settings(node: &Node, r: &mut FieldReader, d: &mut Defaults) {
             );
         }
     }
-    if let Some(n) = node.get("trigger_rule") {
-        if let Some(s) = r.string(n, "trigger_rule") {
-            match s.parse() {
-                Ok(rule) => d.trigger_rule = rule,
-                Err(e) => r.fail(n, "trigger_rule", e),
-            }
+    if let Some(n) = node.get("trigger_rule")
+        && let Some(s) = r.string(n, "trigger_rule")
+    {
+        match s.parse() {
+            Ok(rule) => d.trigger_rule = rule,
+            Err(e) => r.fail(n, "trigger_rule", e),
         }
     }
 }
@@ -613,13 +613,13 @@ fn check_templates(
                 let head = parts.next().unwrap_or_default();
                 if !CONTEXT_NAMES.contains(&head) {
                     report(span, format!("unknown template variable `{head}`{}", did_you_mean(head, CONTEXT_NAMES.iter().copied())));
-                } else if head == "outputs" {
-                    if let Some(up) = parts.next() {
-                        match ids.iter().position(|id| *id == up) {
-                            None => report(span, format!("`outputs.{up}`: no task `{up}`{}", did_you_mean(up, ids.iter().copied()))),
-                            Some(i) if !ancestors[i] => report(span, format!("`outputs.{up}`: task `{up}` is not upstream of `{}`, so its output may not exist yet; add it to `depends_on`", task.task_id)),
-                            Some(_) => {}
-                        }
+                } else if head == "outputs"
+                    && let Some(up) = parts.next()
+                {
+                    match ids.iter().position(|id| *id == up) {
+                        None => report(span, format!("`outputs.{up}`: no task `{up}`{}", did_you_mean(up, ids.iter().copied()))),
+                        Some(i) if !ancestors[i] => report(span, format!("`outputs.{up}`: task `{up}` is not upstream of `{}`, so its output may not exist yet; add it to `depends_on`", task.task_id)),
+                        Some(_) => {}
                     }
                 }
             }

@@ -189,12 +189,12 @@ fn check_bounds(expr: &str) -> Result<(), String> {
             // The step after `/` and the ordinal after `#` are not values.
             let values = item.split(['/', '#']).next().unwrap_or_default();
             for v in values.split('-') {
-                if let Ok(n) = v.parse::<u32>() {
-                    if n < lo || n > hi {
-                        return Err(format!(
-                            "invalid cron expression {expr:?}: {name} field `{text}`: {n} is out of range {lo}-{hi}"
-                        ));
-                    }
+                if let Ok(n) = v.parse::<u32>()
+                    && (n < lo || n > hi)
+                {
+                    return Err(format!(
+                        "invalid cron expression {expr:?}: {name} field `{text}`: {n} is out of range {lo}-{hi}"
+                    ));
                 }
             }
         }

@@ -31,7 +31,7 @@ pub enum Schedule {
     /// `@once`: a single run at `start_date`.
     Once,
     /// A cron expression or preset; `text` is what the user wrote.
-    Cron { text: String, expr: CronExpr },
+    Cron { text: String, expr: Box<CronExpr> },
 }
 
 impl Schedule {
@@ -55,12 +55,12 @@ impl Schedule {
             };
             return Ok(Schedule::Cron {
                 text: text.to_string(),
-                expr: CronExpr::parse(cron)?,
+                expr: Box::new(CronExpr::parse(cron)?),
             });
         }
         Ok(Schedule::Cron {
             text: text.to_string(),
-            expr: CronExpr::parse(text)?,
+            expr: Box::new(CronExpr::parse(text)?),
         })
     }
 

@@ -103,10 +103,10 @@ fn error_text(e: &minijinja::Error) -> String {
         .detail()
         .map(str::to_string)
         .unwrap_or_else(|| e.kind().to_string());
-    if let Some(line) = e.line() {
-        if line > 1 {
-            s.push_str(&format!(" (template line {line})"));
-        }
+    if let Some(line) = e.line()
+        && line > 1
+    {
+        s.push_str(&format!(" (template line {line})"));
     }
     s
 }

@@ -255,10 +255,10 @@ fn resolve_plain(s: &str) -> Value {
     if let Some(v) = resolve_int(s) {
         return v;
     }
-    if is_core_float(s) {
-        if let Ok(x) = s.parse::<f64>() {
-            return Value::Float(x);
-        }
+    if is_core_float(s)
+        && let Ok(x) = s.parse::<f64>()
+    {
+        return Value::Float(x);
     }
     Value::Str(s.to_string())
 }
