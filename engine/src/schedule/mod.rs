@@ -3,7 +3,9 @@
 mod cron;
 mod timetable;
 
+use std::collections::HashMap;
 use std::fmt;
+use std::sync::{Arc, LazyLock, Mutex};
 
 pub use cron::CronExpr;
 pub use timetable::{DagRunInfo, DataInterval, PlanIter, TimeRestriction, Timetable};
@@ -31,7 +33,7 @@ pub enum Schedule {
     /// `@once`: a single run at `start_date`.
     Once,
     /// A cron expression or preset; `text` is what the user wrote.
-    Cron { text: String, expr: Box<CronExpr> },
+    Cron { text: String, expr: Arc<CronExpr> },
 }
 
 impl Schedule {
@@ -55,18 +57,33 @@ impl Schedule {
             };
             return Ok(Schedule::Cron {
                 text: text.to_string(),
-                expr: Box::new(CronExpr::parse(cron)?),
+                expr: cached(cron)?,
             });
         }
         Ok(Schedule::Cron {
             text: text.to_string(),
-            expr: Box::new(CronExpr::parse(text)?),
+            expr: cached(text)?,
         })
     }
 
     pub fn is_manual(&self) -> bool {
         matches!(self, Schedule::Manual)
     }
+}
+
+/// Parsed expressions by text: a folder of DAGs repeats a few schedules
+/// many times, and parsing is the costly part of loading one.
+fn cached(text: &str) -> Result<Arc<CronExpr>, String> {
+    static CACHE: LazyLock<Mutex<HashMap<String, Arc<CronExpr>>>> = LazyLock::new(Default::default);
+    if let Some(hit) = CACHE.lock().expect("cache lock").get(text) {
+        return Ok(hit.clone());
+    }
+    let expr = Arc::new(CronExpr::parse(text)?);
+    let mut cache = CACHE.lock().expect("cache lock");
+    if cache.len() < 4096 {
+        cache.insert(text.to_string(), expr.clone());
+    }
+    Ok(expr)
 }
 
 impl fmt::Display for Schedule {
