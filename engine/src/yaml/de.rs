@@ -461,8 +461,10 @@ mod tests {
 
     #[test]
     fn deserializes_with_scalar_coercion_to_strings() {
-        let n = parse_document("command: echo hi\nenv: {PORT: 5432, DEBUG: true}\n").unwrap();
+        let n = parse_document("command: echo hi\nenv: {PORT: 5432, DEBUG: true}\nretries: 3\n")
+            .unwrap();
         let s: Shellish = from_node(&n).unwrap();
+        assert_eq!(s.retries, Some(3));
         assert_eq!(s.command, "echo hi");
         assert_eq!(s.env["PORT"], "5432");
         assert_eq!(s.env["DEBUG"], "true");
