@@ -8,6 +8,7 @@ pub mod diagnostic;
 pub mod duration;
 pub mod operator;
 pub mod schedule;
+pub mod store;
 pub mod suggest;
 pub mod template;
 pub mod time;

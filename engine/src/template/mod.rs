@@ -9,6 +9,7 @@ use std::sync::LazyLock;
 use minijinja::{Environment, ErrorKind, UndefinedBehavior, Value, syntax::SyntaxConfig};
 
 pub use context::{CONTEXT_NAMES, TemplateContext};
+pub use datetime::isoformat;
 
 use crate::yaml::Node;
 

@@ -1,0 +1,65 @@
+//! Task log lines, stored as they are produced so they can be followed live.
+
+use jiff::Timestamp;
+use sqlx::Row;
+
+use super::{LogLine, Result, Store, ts, us};
+
+impl Store {
+    /// Appends lines (time, stream, text) to a try's log.
+    pub async fn append_logs(
+        &self,
+        ti_id: i64,
+        try_number: u32,
+        lines: &[(Timestamp, &str, &str)],
+    ) -> Result<()> {
+        for chunk in lines.chunks(200) {
+            let mut sql =
+                String::from("INSERT INTO task_logs (ti_id, try_number, at, stream, line) VALUES ");
+            for i in 0..chunk.len() {
+                let b = 3 + i * 3;
+                if i > 0 {
+                    sql.push(',');
+                }
+                sql.push_str(&format!("($1, $2, ${b}, ${}, ${})", b + 1, b + 2));
+            }
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(ti_id)
+                .bind(i64::from(try_number));
+            for (at, stream, line) in chunk {
+                q = q.bind(us(*at)).bind(*stream).bind(*line);
+            }
+            q.execute(self.pool()).await?;
+        }
+        Ok(())
+    }
+
+    /// A try's log lines after `after_seq` (0 for the start), at most `limit`.
+    pub async fn read_logs(
+        &self,
+        ti_id: i64,
+        try_number: u32,
+        after_seq: i64,
+        limit: i64,
+    ) -> Result<Vec<LogLine>> {
+        let rows = sqlx::query(
+            "SELECT id, at, stream, line FROM task_logs WHERE ti_id = $1 AND try_number = $2 AND id > $3 ORDER BY id LIMIT $4",
+        )
+        .bind(ti_id)
+        .bind(i64::from(try_number))
+        .bind(after_seq)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(LogLine {
+                    seq: r.try_get(0)?,
+                    at: ts(r.try_get(1)?)?,
+                    stream: r.try_get(2)?,
+                    line: r.try_get(3)?,
+                })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,85 @@
+//! Embedded migrations, one folder per backend (`migrations/`), applied in
+//! order and recorded in `_updraft_migrations`. On Postgres an advisory lock
+//! keeps two processes from migrating at once.
+
+use sqlx::Row;
+
+use super::{Dialect, Result, Store, StoreError, now_us};
+
+struct Migration {
+    version: i64,
+    name: &'static str,
+    sqlite: &'static str,
+    postgres: &'static str,
+}
+
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "init",
+    sqlite: include_str!("../../../migrations/sqlite/0001_init.sql"),
+    postgres: include_str!("../../../migrations/postgres/0001_init.sql"),
+}];
+
+const LOCK_ID: i64 = 0x0055_7064_7261_6674; // "Updraft"
+
+pub async fn run(store: &Store) -> Result<usize> {
+    let pool = store.pool();
+    let mut conn = pool.acquire().await?;
+    if store.dialect == Dialect::Postgres {
+        sqlx::query("SELECT pg_advisory_lock($1)")
+            .bind(LOCK_ID)
+            .execute(&mut *conn)
+            .await?;
+    }
+    let result = apply(store, &mut conn).await;
+    if store.dialect == Dialect::Postgres {
+        sqlx::query("SELECT pg_advisory_unlock($1)")
+            .bind(LOCK_ID)
+            .execute(&mut *conn)
+            .await?;
+    }
+    result
+}
+
+async fn apply(store: &Store, conn: &mut sqlx::pool::PoolConnection<sqlx::Any>) -> Result<usize> {
+    sqlx::query(
+        "CREATE TABLE IF NOT EXISTS _updraft_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+    )
+    .execute(&mut **conn)
+    .await?;
+    let applied: Vec<i64> = sqlx::query("SELECT version FROM _updraft_migrations ORDER BY version")
+        .fetch_all(&mut **conn)
+        .await?
+        .iter()
+        .map(|r| r.try_get::<i64, _>(0))
+        .collect::<Result<_, _>>()?;
+    if let Some(newest) = applied.last()
+        && *newest > MIGRATIONS.last().map_or(0, |m| m.version)
+    {
+        return Err(StoreError::Conflict(format!(
+            "the database is at schema version {newest}, newer than this updraft knows; upgrade updraft"
+        )));
+    }
+    let mut count = 0;
+    for m in MIGRATIONS.iter().filter(|m| !applied.contains(&m.version)) {
+        let sql = match store.dialect {
+            Dialect::Sqlite => m.sqlite,
+            Dialect::Postgres => m.postgres,
+        };
+        let mut tx = sqlx::Acquire::begin(&mut **conn).await?;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO _updraft_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+        )
+        .bind(m.version)
+        .bind(m.name)
+        .bind(now_us())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        count += 1;
+    }
+    Ok(count)
+}

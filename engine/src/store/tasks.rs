@@ -1,0 +1,331 @@
+//! Task instances: the scheduler moves them to `queued`, workers claim them
+//! atomically, heartbeat, and report how each try ended. Reports are fenced
+//! by worker and try number, so a try that was given up on (its worker
+//! stopped heartbeating) can never overwrite its successor.
+
+use jiff::Timestamp;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::runs::run_from_row;
+use super::{
+    DagRun, Dialect, Result, Store, StoreError, TaskInstance, TaskState, TryOutcome, now_us,
+    opt_ts, us,
+};
+
+const TI_COLUMNS: &str = "id, run_pk, dag_id, task_id, state, try_number, max_tries, queued_at, start_date, end_date, worker_id, heartbeat, next_retry_at, output, error";
+
+fn ti_from_row(r: &AnyRow) -> Result<TaskInstance> {
+    let state: String = r.try_get(4)?;
+    let output: Option<String> = r.try_get(13)?;
+    Ok(TaskInstance {
+        id: r.try_get(0)?,
+        run_pk: r.try_get(1)?,
+        dag_id: r.try_get(2)?,
+        task_id: r.try_get(3)?,
+        state: state.parse().map_err(StoreError::Corrupt)?,
+        try_number: r.try_get::<i64, _>(5)? as u32,
+        max_tries: r.try_get::<i64, _>(6)? as u32,
+        queued_at: opt_ts(r.try_get(7)?)?,
+        start_date: opt_ts(r.try_get(8)?)?,
+        end_date: opt_ts(r.try_get(9)?)?,
+        worker_id: r.try_get(10)?,
+        heartbeat: opt_ts(r.try_get(11)?)?,
+        next_retry_at: opt_ts(r.try_get(12)?)?,
+        output: output
+            .map(|o| serde_json::from_str(&o))
+            .transpose()
+            .map_err(|e| StoreError::Corrupt(format!("task output: {e}")))?,
+        error: r.try_get(14)?,
+    })
+}
+
+/// A task instance a worker has claimed, with its run.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    pub ti: TaskInstance,
+    pub run: DagRun,
+}
+
+/// A running try given up on because its worker went silent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reaped {
+    pub ti_id: i64,
+    pub run_pk: i64,
+    pub task_id: String,
+    pub retried: bool,
+}
+
+fn id_list(ids: &[i64]) -> String {
+    ids.iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl Store {
+    pub async fn task_instances(&self, run_pk: i64) -> Result<Vec<TaskInstance>> {
+        let sql = format!("SELECT {TI_COLUMNS} FROM task_instances WHERE run_pk = $1 ORDER BY id");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(run_pk)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(ti_from_row).collect()
+    }
+
+    pub async fn task_instance(&self, run_pk: i64, task_id: &str) -> Result<Option<TaskInstance>> {
+        let sql =
+            format!("SELECT {TI_COLUMNS} FROM task_instances WHERE run_pk = $1 AND task_id = $2");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(run_pk)
+            .bind(task_id)
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(ti_from_row).transpose()
+    }
+
+    /// Moves task instances from one of `from` to `to` (the scheduler's
+    /// transitions: queue, skip, upstream_failed). Returns how many moved;
+    /// one that changed state meanwhile is left alone.
+    pub async fn transition_tasks(
+        &self,
+        ids: &[i64],
+        from: &[TaskState],
+        to: TaskState,
+    ) -> Result<u64> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let from: Vec<String> = from.iter().map(|s| format!("'{}'", s.as_str())).collect();
+        let now = now_us();
+        let mut moved = 0;
+        for chunk in ids.chunks(500) {
+            let stamp = match to {
+                TaskState::Queued => ", queued_at = $2, next_retry_at = NULL",
+                s if s.is_finished() => ", end_date = $2",
+                _ => "",
+            };
+            let sql = format!(
+                "UPDATE task_instances SET state = $1{stamp} WHERE id IN ({}) AND state IN ({})",
+                id_list(chunk),
+                from.join(", ")
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(to.as_str());
+            if !stamp.is_empty() {
+                q = q.bind(now);
+            }
+            moved += q.execute(self.pool()).await?.rows_affected();
+        }
+        Ok(moved)
+    }
+
+    /// Claims up to `limit` queued task instances for `worker_id`, oldest
+    /// first: each becomes `running` with its try number raised. Two workers
+    /// never get the same one (Postgres: `FOR UPDATE SKIP LOCKED`; SQLite:
+    /// one writer at a time).
+    pub async fn claim(&self, worker_id: &str, limit: u32) -> Result<Vec<Claimed>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let lock = match self.dialect() {
+            Dialect::Postgres => "FOR UPDATE SKIP LOCKED",
+            Dialect::Sqlite => "",
+        };
+        let sql = format!(
+            "UPDATE task_instances SET state = 'running', try_number = try_number + 1, worker_id = $1, heartbeat = $2, start_date = $2, end_date = NULL, error = NULL \
+             WHERE id IN (SELECT id FROM task_instances WHERE state = 'queued' ORDER BY queued_at, id LIMIT $3 {lock}) RETURNING {TI_COLUMNS}"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(worker_id)
+            .bind(now_us())
+            .bind(i64::from(limit))
+            .fetch_all(self.pool())
+            .await?;
+        let tis: Vec<TaskInstance> = rows.iter().map(ti_from_row).collect::<Result<_>>()?;
+        if tis.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut run_pks: Vec<i64> = tis.iter().map(|t| t.run_pk).collect();
+        run_pks.sort_unstable();
+        run_pks.dedup();
+        let sql = format!(
+            "SELECT id, dag_id, run_id, logical_date, data_interval_start, data_interval_end, run_type, state, conf, version_id, created_at, start_date, end_date FROM dag_runs WHERE id IN ({})",
+            id_list(&run_pks)
+        );
+        let runs: Vec<DagRun> = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(run_from_row)
+            .collect::<Result<_>>()?;
+        tis.into_iter()
+            .map(|ti| {
+                let run = runs
+                    .iter()
+                    .find(|r| r.id == ti.run_pk)
+                    .cloned()
+                    .ok_or_else(|| {
+                        StoreError::Corrupt(format!("task instance {} has no run", ti.id))
+                    })?;
+                Ok(Claimed { ti, run })
+            })
+            .collect()
+    }
+
+    /// Marks every running try of `worker_id` as alive now.
+    pub async fn heartbeat_tasks(&self, worker_id: &str) -> Result<u64> {
+        Ok(sqlx::query(
+            "UPDATE task_instances SET heartbeat = $1 WHERE worker_id = $2 AND state = 'running'",
+        )
+        .bind(now_us())
+        .bind(worker_id)
+        .execute(self.pool())
+        .await?
+        .rows_affected())
+    }
+
+    /// Records how a try ended. Returns the new state, or `None` when the
+    /// try is no longer this worker's (it was reaped, cleared or marked).
+    pub async fn finish_try(
+        &self,
+        ti_id: i64,
+        try_number: u32,
+        worker_id: &str,
+        outcome: &TryOutcome,
+    ) -> Result<Option<TaskState>> {
+        let now = now_us();
+        let fence = "WHERE id = $1 AND state = 'running' AND try_number = $2 AND worker_id = $3";
+        let done = match outcome {
+            TryOutcome::Success { output } => {
+                let sql = format!(
+                    "UPDATE task_instances SET state = 'success', end_date = $4, output = $5, error = NULL {fence}"
+                );
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(ti_id)
+                    .bind(i64::from(try_number))
+                    .bind(worker_id)
+                    .bind(now)
+                    .bind(output.to_string())
+                    .execute(self.pool())
+                    .await?
+            }
+            TryOutcome::Failed { error, retry_at } => {
+                // Retry only while tries are left and a retry time is given.
+                let sql = format!(
+                    "UPDATE task_instances SET state = CASE WHEN try_number < max_tries AND $5 >= 0 THEN 'up_for_retry' ELSE 'failed' END, \
+                     next_retry_at = CASE WHEN try_number < max_tries AND $5 >= 0 THEN $5 ELSE NULL END, end_date = $4, error = $6 {fence}"
+                );
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(ti_id)
+                    .bind(i64::from(try_number))
+                    .bind(worker_id)
+                    .bind(now)
+                    .bind(retry_at.map_or(-1, us))
+                    .bind(error)
+                    .execute(self.pool())
+                    .await?
+            }
+        };
+        if done.rows_affected() == 0 {
+            return Ok(None);
+        }
+        let state: String = sqlx::query("SELECT state FROM task_instances WHERE id = $1")
+            .bind(ti_id)
+            .fetch_one(self.pool())
+            .await?
+            .try_get(0)?;
+        Ok(Some(state.parse().map_err(StoreError::Corrupt)?))
+    }
+
+    /// Gives up on running tries whose heartbeat is older than `cutoff`, or
+    /// whose worker is not in `live_workers`: retried at once while tries
+    /// are left, else failed.
+    pub async fn reap_lost_tasks(
+        &self,
+        cutoff: Timestamp,
+        live_workers: &[String],
+    ) -> Result<Vec<Reaped>> {
+        let rows = sqlx::query("SELECT id, run_pk, task_id, worker_id, heartbeat FROM task_instances WHERE state = 'running'")
+            .fetch_all(self.pool())
+            .await?;
+        let cutoff = us(cutoff);
+        let mut lost = Vec::new();
+        for r in &rows {
+            let worker: Option<String> = r.try_get(3)?;
+            let beat: Option<i64> = r.try_get(4)?;
+            let silent = beat.is_none_or(|b| b < cutoff);
+            let orphan = worker.as_ref().is_none_or(|w| !live_workers.contains(w));
+            if silent || orphan {
+                lost.push((
+                    r.try_get::<i64, _>(0)?,
+                    r.try_get::<i64, _>(1)?,
+                    r.try_get::<String, _>(2)?,
+                    worker,
+                ));
+            }
+        }
+        let mut reaped = Vec::new();
+        let now = now_us();
+        for (id, run_pk, task_id, worker) in lost {
+            let done = sqlx::query(
+                "UPDATE task_instances SET state = CASE WHEN try_number < max_tries THEN 'up_for_retry' ELSE 'failed' END, \
+                 next_retry_at = CASE WHEN try_number < max_tries THEN $1 ELSE NULL END, end_date = $1, \
+                 error = 'the worker running this try stopped (no heartbeat); ' || COALESCE(worker_id, '?') \
+                 WHERE id = $2 AND state = 'running' AND COALESCE(worker_id, '') = $3",
+            )
+            .bind(now)
+            .bind(id)
+            .bind(worker.unwrap_or_default())
+            .execute(self.pool())
+            .await?;
+            if done.rows_affected() > 0 {
+                let state: String = sqlx::query("SELECT state FROM task_instances WHERE id = $1")
+                    .bind(id)
+                    .fetch_one(self.pool())
+                    .await?
+                    .try_get(0)?;
+                reaped.push(Reaped {
+                    ti_id: id,
+                    run_pk,
+                    task_id,
+                    retried: state == "up_for_retry",
+                });
+            }
+        }
+        Ok(reaped)
+    }
+
+    /// Hands running tries of `worker_id` back to the queue without counting
+    /// them as tries (a worker draining on shutdown).
+    pub async fn release_tasks(&self, worker_id: &str, ti_ids: &[i64]) -> Result<u64> {
+        if ti_ids.is_empty() {
+            return Ok(0);
+        }
+        let sql = format!(
+            "UPDATE task_instances SET state = 'queued', try_number = try_number - 1, worker_id = NULL, queued_at = $1 WHERE worker_id = $2 AND state = 'running' AND id IN ({})",
+            id_list(ti_ids)
+        );
+        Ok(sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(now_us())
+            .bind(worker_id)
+            .execute(self.pool())
+            .await?
+            .rows_affected())
+    }
+
+    /// Outputs of the given tasks of a run, for templates (`outputs.X`).
+    pub async fn task_outputs(&self, run_pk: i64) -> Result<Vec<(String, serde_json::Value)>> {
+        let rows = sqlx::query("SELECT task_id, output FROM task_instances WHERE run_pk = $1 AND state = 'success' AND output IS NOT NULL")
+            .bind(run_pk)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let text: String = r.try_get(1)?;
+                let v = serde_json::from_str(&text)
+                    .map_err(|e| StoreError::Corrupt(format!("task output: {e}")))?;
+                Ok((r.try_get(0)?, v))
+            })
+            .collect()
+    }
+}
