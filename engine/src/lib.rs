@@ -7,6 +7,7 @@ pub mod dag;
 pub mod diagnostic;
 pub mod duration;
 pub mod operator;
+pub mod runtime;
 pub mod schedule;
 pub mod store;
 pub mod suggest;

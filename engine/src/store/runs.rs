@@ -154,6 +154,20 @@ impl Store {
             .transpose()
     }
 
+    /// How many of a DAG's runs are in one of these states.
+    pub async fn count_runs(&self, dag_id: &str, states: &[RunState]) -> Result<i64> {
+        let list: Vec<String> = states.iter().map(|s| format!("'{}'", s.as_str())).collect();
+        let sql = format!(
+            "SELECT COUNT(*) FROM dag_runs WHERE dag_id = $1 AND state IN ({})",
+            list.join(", ")
+        );
+        Ok(sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(dag_id)
+            .fetch_one(self.pool())
+            .await?
+            .try_get(0)?)
+    }
+
     /// Moves a queued run to running.
     pub async fn start_run(&self, pk: i64) -> Result<bool> {
         let done = sqlx::query("UPDATE dag_runs SET state = 'running', start_date = $1 WHERE id = $2 AND state = 'queued'")

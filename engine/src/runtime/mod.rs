@@ -1,0 +1,74 @@
+//! The runtime: the DAG processor (files -> versions in the store), the
+//! scheduler (runs and task states), and workers (execution). They share
+//! nothing but the store, and wake each other through [`Signals`]: an
+//! in-process notification when they live in one process, and polling as a
+//! slow safety net otherwise.
+
+mod cache;
+mod local;
+mod masking;
+mod processor;
+mod runs;
+mod scheduler;
+pub mod trigger;
+mod worker;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Notify;
+
+pub use cache::DagCache;
+pub use local::{Local, LocalOptions};
+pub use masking::Masker;
+pub use processor::{Current, DagProcessor, ProcessorReport};
+pub use runs::create_run;
+pub use scheduler::Scheduler;
+pub use worker::{Worker, WorkerConfig};
+
+/// In-process wake-ups between the scheduler and workers.
+#[derive(Debug, Clone, Default)]
+pub struct Signals {
+    /// Something the scheduler should look at: a task ended, a run was
+    /// created.
+    pub scheduler: Arc<Notify>,
+    /// Tasks were queued.
+    pub workers: Arc<Notify>,
+}
+
+/// Timing shared by the runtime's loops.
+#[derive(Debug, Clone)]
+pub struct Timing {
+    /// How often workers prove they are alive.
+    pub heartbeat: Duration,
+    /// A worker silent this long has its running tries reaped.
+    pub lost_after: Duration,
+    /// The longest the scheduler sleeps without an event.
+    pub scheduler_tick: Duration,
+    /// How often a worker without events looks for queued work.
+    pub worker_poll: Duration,
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Timing {
+            heartbeat: Duration::from_secs(1),
+            lost_after: Duration::from_secs(10),
+            scheduler_tick: Duration::from_secs(2),
+            worker_poll: Duration::from_millis(250),
+        }
+    }
+}
+
+/// Errors of the runtime loops.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error("DAG version {version_id} ({dag_id}) no longer loads: {message}")]
+    BadVersion {
+        version_id: i64,
+        dag_id: String,
+        message: String,
+    },
+}

@@ -1,0 +1,340 @@
+//! The scheduler: creates due runs, starts queued runs within
+//! `max_active_runs`, applies trigger rules when tasks end, queues ready
+//! tasks within `max_active_tasks`, retries after `retry_delay`, ends runs,
+//! and reaps tries whose worker went silent. Several schedulers may share a
+//! Postgres store: every change is a guarded transition, so the second to
+//! try a change finds it done.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
+use tokio_util::sync::CancellationToken;
+
+use super::trigger::{Decision, Upstream, decide};
+use super::{DagCache, DagProcessor, RuntimeError, Signals, Timing};
+use crate::dag::Dag;
+use crate::schedule::DataInterval;
+use crate::store::{DagRun, NewRun, RunState, RunType, Store, TaskState, run_id_for};
+
+pub struct Scheduler {
+    store: Store,
+    processor: Arc<DagProcessor>,
+    cache: Arc<DagCache>,
+    signals: Signals,
+    timing: Timing,
+    /// Per DAG: a logical date taken by another run, to schedule past.
+    skipped: std::sync::Mutex<HashMap<String, DataInterval>>,
+}
+
+/// What one pass did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct PassReport {
+    pub runs_created: usize,
+    pub tasks_queued: usize,
+    pub runs_finished: usize,
+}
+
+impl Scheduler {
+    pub fn new(
+        store: Store,
+        processor: Arc<DagProcessor>,
+        cache: Arc<DagCache>,
+        signals: Signals,
+        timing: Timing,
+    ) -> Self {
+        Scheduler {
+            store,
+            processor,
+            cache,
+            signals,
+            timing,
+            skipped: Default::default(),
+        }
+    }
+
+    /// Runs passes until `shutdown`: after every event, and at the latest
+    /// when the next run or retry is due or the tick passes.
+    pub async fn run(&self, shutdown: CancellationToken) {
+        let mut last_reap = Timestamp::UNIX_EPOCH;
+        loop {
+            let now = Timestamp::now();
+            if now.duration_since(last_reap)
+                >= SignedDuration::try_from(self.timing.heartbeat).unwrap_or_default()
+            {
+                if let Err(e) = self.reap(now).await {
+                    tracing::error!(error = %e, "reaping lost tasks failed");
+                }
+                last_reap = now;
+            }
+            let wait = match self.pass(now).await {
+                Ok((_, wake)) => wake,
+                Err(e) => {
+                    tracing::error!(error = %e, "scheduler pass failed");
+                    self.timing.scheduler_tick
+                }
+            };
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = self.signals.scheduler.notified() => {}
+                () = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+
+    /// Gives up on tries whose worker stopped heartbeating.
+    pub async fn reap(&self, now: Timestamp) -> Result<usize, RuntimeError> {
+        let cutoff = now - SignedDuration::try_from(self.timing.lost_after).unwrap_or_default();
+        let live: Vec<String> = self
+            .store
+            .live_workers(cutoff)
+            .await?
+            .into_iter()
+            .map(|w| w.worker_id)
+            .collect();
+        let reaped = self.store.reap_lost_tasks(cutoff, &live).await?;
+        for r in &reaped {
+            tracing::warn!(task = %r.task_id, retried = r.retried, "a worker stopped; its try was given up");
+        }
+        if !reaped.is_empty() {
+            self.signals.scheduler.notify_one();
+        }
+        Ok(reaped.len())
+    }
+
+    /// One pass; returns what it did and how long it may sleep.
+    pub async fn pass(&self, now: Timestamp) -> Result<(PassReport, Duration), RuntimeError> {
+        let mut report = PassReport::default();
+        let mut wake =
+            now + SignedDuration::try_from(self.timing.scheduler_tick).unwrap_or_default();
+        self.create_due_runs(now, &mut report, &mut wake).await?;
+        self.start_queued_runs().await?;
+        for run in self.store.runs_in_states(&[RunState::Running]).await? {
+            let dag = self.cache.get(run.version_id).await?;
+            self.advance(&dag, &run, now, &mut report, &mut wake)
+                .await?;
+        }
+        if report.tasks_queued > 0 {
+            self.signals.workers.notify_waiters();
+        }
+        let sleep = wake
+            .duration_since(Timestamp::now())
+            .max(SignedDuration::ZERO);
+        Ok((
+            report,
+            Duration::try_from(sleep).unwrap_or(self.timing.scheduler_tick),
+        ))
+    }
+
+    async fn create_due_runs(
+        &self,
+        now: Timestamp,
+        report: &mut PassReport,
+        wake: &mut Timestamp,
+    ) -> Result<(), RuntimeError> {
+        let paused: HashMap<String, bool> = self
+            .store
+            .list_dags()
+            .await?
+            .into_iter()
+            .map(|d| (d.dag_id, d.is_paused))
+            .collect();
+        for (dag_id, cur) in self.processor.current() {
+            let dag = &cur.dag;
+            if paused.get(&dag_id).copied().unwrap_or(true) || dag.schedule().is_manual() {
+                continue;
+            }
+            loop {
+                let active = self
+                    .store
+                    .count_runs(&dag_id, &[RunState::Queued, RunState::Running])
+                    .await?;
+                if active >= i64::from(dag.max_active_runs) {
+                    break;
+                }
+                let stored = self
+                    .store
+                    .last_scheduled_interval(&dag_id)
+                    .await?
+                    .map(|(start, end)| DataInterval { start, end });
+                let skipped = self.skipped.lock().expect("lock").get(&dag_id).copied();
+                let last = match (stored, skipped) {
+                    (Some(a), Some(b)) => Some(if a.start >= b.start { a } else { b }),
+                    (a, b) => a.or(b),
+                };
+                let Some(info) = dag
+                    .timetable
+                    .next_dagrun_info(last, &dag.restriction(), now)
+                else {
+                    break;
+                };
+                if info.run_after > now {
+                    *wake = (*wake).min(info.run_after);
+                    break;
+                }
+                let new = NewRun {
+                    dag_id: dag_id.clone(),
+                    run_id: run_id_for(RunType::Scheduled, info.logical_date),
+                    logical_date: info.logical_date,
+                    data_interval_start: info.data_interval.start,
+                    data_interval_end: info.data_interval.end,
+                    run_type: RunType::Scheduled,
+                    conf: serde_json::Map::new(),
+                    version_id: cur.version_id,
+                    tasks: dag
+                        .tasks
+                        .iter()
+                        .map(|t| (t.task_id.clone(), t.retry.retries + 1))
+                        .collect(),
+                };
+                match self.store.create_run(&new).await? {
+                    Some(run) => {
+                        tracing::info!(dag = %dag_id, run = %run.run_id, "created run");
+                        report.runs_created += 1;
+                    }
+                    None => {
+                        // Taken by another run (a manual one, or another
+                        // scheduler's): move on past it.
+                        self.skipped
+                            .lock()
+                            .expect("lock")
+                            .insert(dag_id.clone(), info.data_interval);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn start_queued_runs(&self) -> Result<(), RuntimeError> {
+        let queued = self.store.runs_in_states(&[RunState::Queued]).await?;
+        if queued.is_empty() {
+            return Ok(());
+        }
+        let mut running: BTreeMap<String, i64> = BTreeMap::new();
+        for run in &queued {
+            if !running.contains_key(&run.dag_id) {
+                let n = self
+                    .store
+                    .count_runs(&run.dag_id, &[RunState::Running])
+                    .await?;
+                running.insert(run.dag_id.clone(), n);
+            }
+            let dag = self.cache.get(run.version_id).await?;
+            let n = running.get_mut(&run.dag_id).expect("inserted above");
+            if *n < i64::from(dag.max_active_runs) && self.store.start_run(run.id).await? {
+                *n += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies trigger rules to a running run's tasks, in topological order
+    /// so skips and upstream failures cascade in one pass, and ends the run
+    /// when every task has ended.
+    async fn advance(
+        &self,
+        dag: &Dag,
+        run: &DagRun,
+        now: Timestamp,
+        report: &mut PassReport,
+        wake: &mut Timestamp,
+    ) -> Result<(), RuntimeError> {
+        let tis = self.store.task_instances(run.id).await?;
+        let by_task: HashMap<&str, usize> = tis
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.task_id.as_str(), i))
+            .collect();
+        let index: Vec<Option<usize>> = dag
+            .tasks
+            .iter()
+            .map(|t| by_task.get(t.task_id.as_str()).copied())
+            .collect();
+        let mut states: Vec<TaskState> = index
+            .iter()
+            .map(|i| i.map_or(TaskState::Success, |i| tis[i].state))
+            .collect();
+        let mut active = states
+            .iter()
+            .filter(|s| matches!(s, TaskState::Queued | TaskState::Running))
+            .count();
+        let limit = dag.max_active_tasks as usize;
+        let (mut queue, mut skip, mut upstream_failed, mut retry) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for i in dag.graph.topological_order() {
+            let Some(ti) = index[i].map(|k| &tis[k]) else {
+                continue;
+            };
+            match states[i] {
+                TaskState::None => {
+                    let up = Upstream::count(dag.tasks[i].upstream.iter().map(|&u| &states[u]));
+                    match decide(dag.tasks[i].trigger_rule, up) {
+                        Decision::Wait => {}
+                        Decision::Run if active < limit => {
+                            queue.push(ti.id);
+                            states[i] = TaskState::Queued;
+                            active += 1;
+                        }
+                        Decision::Run => {}
+                        Decision::Skip => {
+                            skip.push(ti.id);
+                            states[i] = TaskState::Skipped;
+                        }
+                        Decision::UpstreamFailed => {
+                            upstream_failed.push(ti.id);
+                            states[i] = TaskState::UpstreamFailed;
+                        }
+                    }
+                }
+                TaskState::UpForRetry => match ti.next_retry_at {
+                    Some(at) if at > now => *wake = (*wake).min(at),
+                    _ if active < limit => {
+                        retry.push(ti.id);
+                        states[i] = TaskState::Queued;
+                        active += 1;
+                    }
+                    _ => {}
+                },
+                _ => {}
+            }
+        }
+        self.store
+            .transition_tasks(&skip, &[TaskState::None], TaskState::Skipped)
+            .await?;
+        self.store
+            .transition_tasks(
+                &upstream_failed,
+                &[TaskState::None],
+                TaskState::UpstreamFailed,
+            )
+            .await?;
+        report.tasks_queued += self
+            .store
+            .transition_tasks(&queue, &[TaskState::None], TaskState::Queued)
+            .await? as usize;
+        report.tasks_queued += self
+            .store
+            .transition_tasks(&retry, &[TaskState::UpForRetry], TaskState::Queued)
+            .await? as usize;
+        if states.iter().all(|s| s.is_finished()) {
+            // Airflow: the run fails if a leaf task failed or could not run.
+            let leaf_failed = (0..dag.tasks.len())
+                .filter(|&i| dag.graph.downstream(i).next().is_none())
+                .any(|i| matches!(states[i], TaskState::Failed | TaskState::UpstreamFailed));
+            let state = if leaf_failed {
+                RunState::Failed
+            } else {
+                RunState::Success
+            };
+            if self.store.finish_run(run.id, state).await? {
+                tracing::info!(dag = %run.dag_id, run = %run.run_id, %state, "run ended");
+                report.runs_finished += 1;
+                // A slot under max_active_runs is free.
+                self.signals.scheduler.notify_one();
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,387 @@
+//! A worker: claims queued tries within its slots, renders each task's
+//! config, runs the operator under `execution_timeout` and a cancellation
+//! token, streams log lines to the store as they come, heartbeats, and
+//! reports how the try ended. On shutdown it stops claiming, lets running
+//! tries finish within a grace period, then stops them and hands them back.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use super::{DagCache, Masker, Signals, Timing};
+use crate::duration::format_duration;
+use crate::operator::{LogSink, LogStream, TaskContext, TaskError};
+use crate::store::{Claimed, Store, TryOutcome, WorkerInfo};
+use crate::template::{TemplateContext, render_node};
+
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    pub worker_id: String,
+    pub slots: u32,
+    /// How long running tries may go on after shutdown is asked.
+    pub drain_grace: Duration,
+    /// How long a cancelled operator gets to stop before it is abandoned.
+    pub cancel_grace: Duration,
+}
+
+impl WorkerConfig {
+    pub fn new(slots: u32) -> Self {
+        let host = hostname();
+        WorkerConfig {
+            worker_id: format!(
+                "{host}-{}-{}",
+                std::process::id(),
+                Timestamp::now().as_millisecond()
+            ),
+            slots: slots.max(1),
+            drain_grace: Duration::from_secs(30),
+            cancel_grace: Duration::from_secs(15),
+        }
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "localhost".into())
+}
+
+pub struct Worker {
+    store: Store,
+    cache: Arc<DagCache>,
+    signals: Signals,
+    timing: Timing,
+    config: WorkerConfig,
+}
+
+/// How one execution ended, before it is reported.
+enum Ending {
+    Report(TryOutcome),
+    /// Stopped by shutdown: hand the try back, it does not count.
+    Release,
+}
+
+impl Worker {
+    pub fn new(
+        store: Store,
+        cache: Arc<DagCache>,
+        signals: Signals,
+        timing: Timing,
+        config: WorkerConfig,
+    ) -> Self {
+        Worker {
+            store,
+            cache,
+            signals,
+            timing,
+            config,
+        }
+    }
+
+    pub fn id(&self) -> &str {
+        &self.config.worker_id
+    }
+
+    /// Works until `shutdown`, then drains.
+    pub async fn run(
+        self: Arc<Self>,
+        shutdown: CancellationToken,
+    ) -> Result<(), crate::store::StoreError> {
+        let now = Timestamp::now();
+        self.store
+            .register_worker(&WorkerInfo {
+                worker_id: self.config.worker_id.clone(),
+                kind: "worker".into(),
+                hostname: hostname(),
+                pid: std::process::id(),
+                slots: self.config.slots,
+                started_at: now,
+                heartbeat: now,
+            })
+            .await?;
+        let beat_stop = CancellationToken::new();
+        let beat = tokio::spawn(self.clone().heartbeat(beat_stop.clone()));
+        // Cancelled only when draining runs out of time.
+        let hard_stop = CancellationToken::new();
+        let mut running: JoinSet<()> = JoinSet::new();
+        while !shutdown.is_cancelled() {
+            let free = self.config.slots as usize - running.len();
+            if free > 0 {
+                match self.store.claim(&self.config.worker_id, free as u32).await {
+                    Ok(claimed) => {
+                        let got = claimed.len();
+                        for c in claimed {
+                            let me = self.clone();
+                            let stop = hard_stop.clone();
+                            running.spawn(async move { me.execute(c, stop).await });
+                        }
+                        if got == free {
+                            continue; // maybe more queued
+                        }
+                    }
+                    Err(e) => tracing::error!(error = %e, "claiming tasks failed"),
+                }
+            }
+            tokio::select! {
+                () = shutdown.cancelled() => {}
+                Some(_) = running.join_next(), if !running.is_empty() => {}
+                () = self.signals.workers.notified() => {}
+                () = tokio::time::sleep(self.timing.worker_poll) => {}
+            }
+        }
+        // Drain: let running tries finish within the grace period.
+        let drained = tokio::time::timeout(self.config.drain_grace, async {
+            while running.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!(
+                left = running.len(),
+                "grace period over: stopping running tasks and handing them back"
+            );
+            hard_stop.cancel();
+            while running.join_next().await.is_some() {}
+        }
+        beat_stop.cancel();
+        let _ = beat.await;
+        self.store.deregister_worker(&self.config.worker_id).await?;
+        Ok(())
+    }
+
+    async fn heartbeat(self: Arc<Self>, stop: CancellationToken) {
+        loop {
+            if let Err(e) = self.store.heartbeat_worker(&self.config.worker_id).await {
+                tracing::error!(error = %e, "worker heartbeat failed");
+            }
+            if let Err(e) = self.store.heartbeat_tasks(&self.config.worker_id).await {
+                tracing::error!(error = %e, "task heartbeat failed");
+            }
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = tokio::time::sleep(self.timing.heartbeat) => {}
+            }
+        }
+    }
+
+    async fn execute(&self, claimed: Claimed, hard_stop: CancellationToken) {
+        let ti = claimed.ti.clone();
+        let span = tracing::info_span!("task", dag = %ti.dag_id, task = %ti.task_id, run = %claimed.run.run_id, attempt = ti.try_number);
+        let _guard = span.enter();
+        let secrets = tokio::try_join!(self.store.connections(), self.store.variables());
+        let ((connections, variables), masker) = match secrets {
+            Ok((c, v)) => {
+                let m = Masker::new(&c, &v);
+                ((c, v), m)
+            }
+            Err(e) => {
+                // The store is unreachable: give the try back for later.
+                tracing::error!(error = %e, "reading connections and variables failed");
+                let _ = self
+                    .store
+                    .release_tasks(&self.config.worker_id, &[ti.id])
+                    .await;
+                return;
+            }
+        };
+        let (tx, rx) = mpsc::unbounded_channel::<(Timestamp, LogStream, String)>();
+        // Lines are stored while the task runs, and all of them before the
+        // try's end is recorded.
+        let (ending, ()) = tokio::join!(
+            self.attempt(&claimed, tx, hard_stop, connections, variables, &masker),
+            self.write_logs(ti.id, ti.try_number, rx, &masker)
+        );
+        match ending {
+            Ending::Release => {
+                if let Err(e) = self
+                    .store
+                    .release_tasks(&self.config.worker_id, &[ti.id])
+                    .await
+                {
+                    tracing::error!(error = %e, "handing a task back failed");
+                }
+            }
+            Ending::Report(outcome) => match self
+                .store
+                .finish_try(ti.id, ti.try_number, &self.config.worker_id, &outcome)
+                .await
+            {
+                Ok(Some(state)) => tracing::info!(%state, "try ended"),
+                Ok(None) => {
+                    tracing::warn!("the try was taken away meanwhile; its result is dropped")
+                }
+                Err(e) => tracing::error!(error = %e, "recording the try failed"),
+            },
+        }
+        self.signals.scheduler.notify_one();
+    }
+
+    /// Renders and runs one try; the log lines go to `log`.
+    async fn attempt(
+        &self,
+        c: &Claimed,
+        log: mpsc::UnboundedSender<(Timestamp, LogStream, String)>,
+        hard_stop: CancellationToken,
+        connections: std::collections::BTreeMap<String, crate::connection::Connection>,
+        variables: std::collections::BTreeMap<String, String>,
+        masker: &Masker,
+    ) -> Ending {
+        let system = |msg: String| {
+            let _ = log.send((Timestamp::now(), LogStream::System, msg));
+        };
+        let fatal = |msg: String| {
+            Ending::Report(TryOutcome::Failed {
+                error: msg,
+                retry_at: None,
+            })
+        };
+        let dag = match self.cache.get(c.run.version_id).await {
+            Ok(d) => d,
+            Err(e) => return fatal(e.to_string()),
+        };
+        let Some(task) = dag.task(&c.ti.task_id) else {
+            return fatal(format!(
+                "task `{}` is not in the DAG version this run uses",
+                c.ti.task_id
+            ));
+        };
+        let retry_at = || Some(Timestamp::now() + delay(task.retry.delay_after(c.ti.try_number)));
+        let outputs = match self.store.task_outputs(c.run.id).await {
+            Ok(o) => o,
+            Err(e) => {
+                return Ending::Report(TryOutcome::Failed {
+                    error: format!("reading upstream outputs: {e}"),
+                    retry_at: retry_at(),
+                });
+            }
+        };
+        system(format!(
+            "try {} of {} on {} (operator {})",
+            c.ti.try_number, c.ti.max_tries, self.config.worker_id, task.operator
+        ));
+        let ctx = TemplateContext {
+            dag_id: c.run.dag_id.clone(),
+            task_id: task.task_id.clone(),
+            run_id: c.run.run_id.clone(),
+            logical_date: c.run.logical_date,
+            data_interval: crate::schedule::DataInterval {
+                start: c.run.data_interval_start,
+                end: c.run.data_interval_end,
+            },
+            try_number: c.ti.try_number,
+            params: dag.params.clone(),
+            conf: c.run.conf.clone(),
+            outputs: outputs.into_iter().collect(),
+            variables: Arc::new(variables),
+            connections: Arc::new(connections),
+        };
+        let rendered = match render_node(&task.config, &ctx.to_value()) {
+            Ok(r) => r,
+            Err(e) => {
+                let error = masker.mask(&e.message);
+                system(error.clone());
+                return Ending::Report(TryOutcome::Failed {
+                    error,
+                    retry_at: retry_at(),
+                });
+            }
+        };
+        let cancel = hard_stop.child_token();
+        let sink_tx = log.clone();
+        let task_ctx = TaskContext {
+            dag_id: c.run.dag_id.clone(),
+            task_id: task.task_id.clone(),
+            run_id: c.run.run_id.clone(),
+            try_number: c.ti.try_number,
+            log: LogSink::new(move |stream, line| {
+                let _ = sink_tx.send((Timestamp::now(), stream, line.to_string()));
+            }),
+            cancel: cancel.clone(),
+        };
+        let registry = self.cache.registry();
+        let run = registry.execute(&task.operator, &rendered, task_ctx);
+        tokio::pin!(run);
+        let result = match task.execution_timeout {
+            None => run.await,
+            Some(limit) => tokio::select! {
+                r = &mut run => r,
+                () = tokio::time::sleep(limit) => {
+                    cancel.cancel();
+                    let _ = tokio::time::timeout(self.config.cancel_grace, &mut run).await;
+                    Err(TaskError::Failed(format!("execution_timeout of {} exceeded", format_duration(limit))))
+                }
+            },
+        };
+        match result {
+            Ok(output) => {
+                system("succeeded".into());
+                Ending::Report(TryOutcome::Success { output })
+            }
+            Err(TaskError::Cancelled) if hard_stop.is_cancelled() => {
+                system("stopped by worker shutdown; handed back".into());
+                Ending::Release
+            }
+            Err(TaskError::Cancelled) => {
+                system("cancelled".into());
+                Ending::Report(TryOutcome::Failed {
+                    error: "cancelled".into(),
+                    retry_at: None,
+                })
+            }
+            Err(TaskError::Failed(msg)) => {
+                let error = masker.mask(&msg);
+                system(format!("failed: {error}"));
+                Ending::Report(TryOutcome::Failed {
+                    error,
+                    retry_at: retry_at(),
+                })
+            }
+            Err(TaskError::Fatal(msg)) => {
+                let error = masker.mask(&msg);
+                system(format!("failed (not retried): {error}"));
+                Ending::Report(TryOutcome::Failed {
+                    error,
+                    retry_at: None,
+                })
+            }
+        }
+    }
+
+    /// Stores log lines in batches as they arrive, until the sender closes.
+    async fn write_logs(
+        &self,
+        ti_id: i64,
+        try_number: u32,
+        mut rx: mpsc::UnboundedReceiver<(Timestamp, LogStream, String)>,
+        masker: &Masker,
+    ) {
+        let mut batch: Vec<(Timestamp, LogStream, String)> = Vec::new();
+        while rx.recv_many(&mut batch, 500).await > 0 {
+            let lines: Vec<(Timestamp, &str, String)> = batch
+                .iter()
+                .map(|(at, s, l)| (*at, stream_name(*s), masker.mask(l)))
+                .collect();
+            let refs: Vec<(Timestamp, &str, &str)> =
+                lines.iter().map(|(a, s, l)| (*a, *s, l.as_str())).collect();
+            if let Err(e) = self.store.append_logs(ti_id, try_number, &refs).await {
+                tracing::error!(error = %e, "storing log lines failed");
+            }
+            batch.clear();
+        }
+    }
+}
+
+fn stream_name(s: LogStream) -> &'static str {
+    match s {
+        LogStream::Stdout => "stdout",
+        LogStream::Stderr => "stderr",
+        LogStream::System => "system",
+    }
+}
+
+fn delay(d: Duration) -> SignedDuration {
+    SignedDuration::try_from(d).unwrap_or(SignedDuration::MAX)
+}

@@ -1,0 +1,647 @@
+//! The runtime end to end, in one process, on SQLite (and Postgres where
+//! noted): trigger rules, retries, timeouts, max_active_tasks, catchup,
+//! max_active_runs, version pinning, reload of a broken file, recovery of a
+//! lost worker's tries, exactly-once execution with two workers. Test
+//! operators stand in for real ones; tests wait on store state with a
+//! deadline, never sleep-then-assert.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
+use serde::Deserialize;
+use updraft_engine::operator::{LogStream, Operator, Output, Registry, TaskContext, TaskError};
+use updraft_engine::runtime::{Local, LocalOptions, Timing, Worker, WorkerConfig, create_run};
+use updraft_engine::store::{DagRun, RunState, RunType, Store, TaskState};
+
+/// Counts executions per task id and the most tasks running at once.
+#[derive(Default)]
+struct Probe {
+    runs: Mutex<HashMap<String, usize>>,
+    running: AtomicUsize,
+    max_running: AtomicUsize,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TestConfig {
+    #[serde(default)]
+    sleep_ms: u64,
+    /// Fail the first N tries.
+    #[serde(default)]
+    fail_tries: u32,
+    #[serde(default)]
+    say: Option<String>,
+}
+
+struct TestOp(Arc<Probe>);
+
+impl Operator for TestOp {
+    const NAME: &'static str = "test";
+    type Config = TestConfig;
+
+    async fn execute(&self, cfg: TestConfig, ctx: TaskContext) -> Result<Output, TaskError> {
+        *self
+            .0
+            .runs
+            .lock()
+            .unwrap()
+            .entry(format!("{}/{}", ctx.run_id, ctx.task_id))
+            .or_default() += 1;
+        let now = self.0.running.fetch_add(1, Ordering::SeqCst) + 1;
+        self.0.max_running.fetch_max(now, Ordering::SeqCst);
+        if let Some(s) = &cfg.say {
+            ctx.log.line(LogStream::Stdout, s);
+        }
+        let slept = tokio::select! {
+            () = tokio::time::sleep(Duration::from_millis(cfg.sleep_ms)) => true,
+            () = ctx.cancel.cancelled() => false,
+        };
+        self.0.running.fetch_sub(1, Ordering::SeqCst);
+        if !slept {
+            return Err(TaskError::Cancelled);
+        }
+        if ctx.try_number <= cfg.fail_tries {
+            return Err(TaskError::Failed(format!(
+                "planned failure on try {}",
+                ctx.try_number
+            )));
+        }
+        Ok(serde_json::json!({ "try": ctx.try_number }))
+    }
+}
+
+struct Env {
+    _dir: tempfile::TempDir,
+    dags: PathBuf,
+    store: Store,
+    probe: Arc<Probe>,
+    registry: Registry,
+}
+
+fn timing() -> Timing {
+    Timing {
+        heartbeat: Duration::from_millis(100),
+        lost_after: Duration::from_millis(800),
+        scheduler_tick: Duration::from_millis(200),
+        worker_poll: Duration::from_millis(50),
+    }
+}
+
+async fn env() -> Env {
+    let dir = tempfile::tempdir().unwrap();
+    let dags = dir.path().join("dags");
+    std::fs::create_dir_all(&dags).unwrap();
+    let store = Store::connect(&format!("sqlite://{}/u.db", dir.path().display()))
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    let probe = Arc::new(Probe::default());
+    let mut registry = Registry::new();
+    registry.register(TestOp(probe.clone()));
+    Env {
+        _dir: dir,
+        dags,
+        store,
+        probe,
+        registry,
+    }
+}
+
+impl Env {
+    fn write(&self, name: &str, yaml: &str) {
+        std::fs::write(self.dags.join(name), yaml).unwrap();
+    }
+
+    async fn start(&self, slots: u32) -> Local {
+        let opts = LocalOptions {
+            dags_folder: self.dags.clone(),
+            slots,
+            paused_at_creation: false,
+            run_scheduler: true,
+            run_worker: true,
+            timing: timing(),
+            reload_every: Duration::from_millis(100),
+        };
+        Local::start(self.store.clone(), self.registry.clone(), opts)
+            .await
+            .unwrap()
+    }
+}
+
+async fn trigger(local: &Local, dag_id: &str) -> DagRun {
+    let cur = local
+        .processor
+        .current()
+        .remove(dag_id)
+        .expect("DAG loaded");
+    let run = create_run(
+        &local.store,
+        &cur.dag,
+        cur.version_id,
+        RunType::Manual,
+        None,
+        Default::default(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    local.signals.scheduler.notify_one();
+    run
+}
+
+/// Waits (with a deadline) until `cond` holds for the store.
+async fn wait_for<T>(
+    store: &Store,
+    what: &str,
+    secs: u64,
+    mut cond: impl AsyncFnMut(&Store) -> Option<T>,
+) -> T {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = cond(store).await {
+            return v;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn wait_run_end(store: &Store, pk: i64) -> DagRun {
+    wait_for(store, "the run to end", 30, async |s: &Store| {
+        s.get_run_by_pk(pk)
+            .await
+            .unwrap()
+            .filter(|r| r.state.is_finished())
+    })
+    .await
+}
+
+async fn states(store: &Store, pk: i64) -> HashMap<String, TaskState> {
+    store
+        .task_instances(pk)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| (t.task_id, t.state))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trigger_rules_decide_what_runs_after_a_failure() {
+    let e = env().await;
+    e.write(
+        "rules.yaml",
+        "tasks:\n  ok: {operator: test}\n  bad: {operator: test, fail_tries: 9}\n\
+         after_all: {operator: test, depends_on: [ok, bad]}\n\
+         cleanup: {operator: test, depends_on: [ok, bad], trigger_rule: all_done}\n\
+         alert: {operator: test, depends_on: [ok, bad], trigger_rule: one_failed}\n\
+         when_fine: {operator: test, depends_on: [ok, bad], trigger_rule: none_failed}\n\
+         chain: {operator: test, depends_on: after_all}\n\
+         end: {operator: test, depends_on: [cleanup], trigger_rule: all_success}\n"
+            .replace("after_all:", "  after_all:")
+            .replace("cleanup:", "  cleanup:")
+            .replace("alert:", "  alert:")
+            .replace("when_fine:", "  when_fine:")
+            .replace("chain:", "  chain:")
+            .replace("end:", "  end:")
+            .as_str(),
+    );
+    let local = e.start(4).await;
+    let run = trigger(&local, "rules").await;
+    let done = wait_run_end(&e.store, run.id).await;
+    let s = states(&e.store, run.id).await;
+    assert_eq!(s["ok"], TaskState::Success);
+    assert_eq!(s["bad"], TaskState::Failed);
+    assert_eq!(s["after_all"], TaskState::UpstreamFailed);
+    assert_eq!(
+        s["chain"],
+        TaskState::UpstreamFailed,
+        "upstream_failed propagates"
+    );
+    assert_eq!(s["cleanup"], TaskState::Success);
+    assert_eq!(s["alert"], TaskState::Success);
+    assert_eq!(s["when_fine"], TaskState::UpstreamFailed);
+    assert_eq!(s["end"], TaskState::Success);
+    assert_eq!(
+        done.state,
+        RunState::Failed,
+        "leaves chain, when_fine failed upstream"
+    );
+    local.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retries_wait_their_delay_and_log_each_try() {
+    let e = env().await;
+    e.write("flaky.yaml", "tasks:\n  f:\n    operator: test\n    fail_tries: 2\n    say: hello\n    retries: 2\n    retry_delay: 300ms\n");
+    let local = e.start(2).await;
+    let started = Timestamp::now();
+    let run = trigger(&local, "flaky").await;
+    let done = wait_run_end(&e.store, run.id).await;
+    assert_eq!(done.state, RunState::Success);
+    let ti = e.store.task_instance(run.id, "f").await.unwrap().unwrap();
+    assert_eq!((ti.state, ti.try_number), (TaskState::Success, 3));
+    assert_eq!(ti.output, Some(serde_json::json!({"try": 3})));
+    // Two waits of 300 ms between three tries.
+    assert!(Timestamp::now().duration_since(started) >= SignedDuration::from_millis(600));
+    for try_number in 1..=3 {
+        let lines = e.store.read_logs(ti.id, try_number, 0, 100).await.unwrap();
+        let text: Vec<&str> = lines.iter().map(|l| l.line.as_str()).collect();
+        assert!(text.contains(&"hello"), "try {try_number}: {text:?}");
+        assert!(
+            text[0].starts_with(&format!("try {try_number} of 3")),
+            "{text:?}"
+        );
+        if try_number < 3 {
+            assert!(
+                text.iter().any(|l| l.contains("planned failure")),
+                "{text:?}"
+            );
+        }
+    }
+    local.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exponential_backoff_grows_the_delay() {
+    let e = env().await;
+    e.write(
+        "backoff.yaml",
+        "tasks:\n  f:\n    operator: test\n    fail_tries: 3\n    retries: 3\n    retry_delay: 100ms\n    retry_exponential_backoff: true\n",
+    );
+    let local = e.start(1).await;
+    let run = trigger(&local, "backoff").await;
+    let mut retry_gaps = Vec::new();
+    let mut seen_try = 0;
+    wait_for(&e.store, "three retries", 30, async |s: &Store| {
+        let ti = s.task_instance(run.id, "f").await.unwrap().unwrap();
+        if ti.state == TaskState::UpForRetry && ti.try_number > seen_try {
+            seen_try = ti.try_number;
+            retry_gaps.push(
+                ti.next_retry_at
+                    .unwrap()
+                    .duration_since(ti.end_date.unwrap()),
+            );
+        }
+        (ti.state == TaskState::Success).then_some(())
+    })
+    .await;
+    assert_eq!(retry_gaps.len(), 3);
+    // 100 ms, 200 ms, 400 ms (a few ms of slack for the clock read between).
+    for (gap, want) in retry_gaps.iter().zip([100, 200, 400]) {
+        let ms = gap.as_millis();
+        assert!((want - 5..=want + 50).contains(&ms), "{retry_gaps:?}");
+    }
+    local.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn execution_timeout_stops_the_task_and_fails_it() {
+    let e = env().await;
+    e.write(
+        "slow.yaml",
+        "tasks:\n  s: {operator: test, sleep_ms: 60000, execution_timeout: 300ms}\n",
+    );
+    let local = e.start(1).await;
+    let started = Timestamp::now();
+    let run = trigger(&local, "slow").await;
+    let done = wait_run_end(&e.store, run.id).await;
+    assert_eq!(done.state, RunState::Failed);
+    let ti = e.store.task_instance(run.id, "s").await.unwrap().unwrap();
+    assert_eq!(ti.state, TaskState::Failed);
+    assert!(
+        ti.error
+            .unwrap()
+            .contains("execution_timeout of 300ms exceeded")
+    );
+    assert!(Timestamp::now().duration_since(started) < SignedDuration::from_secs(10));
+    assert_eq!(
+        e.probe.running.load(Ordering::SeqCst),
+        0,
+        "the operator saw the cancellation"
+    );
+    local.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_active_tasks_bounds_parallelism_within_a_run() {
+    let e = env().await;
+    let mut yaml = String::from("max_active_tasks: 2\ntasks:\n");
+    for i in 0..6 {
+        yaml.push_str(&format!("  t{i}: {{operator: test, sleep_ms: 100}}\n"));
+    }
+    e.write("wide.yaml", &yaml);
+    let local = e.start(6).await;
+    let run = trigger(&local, "wide").await;
+    assert_eq!(
+        wait_run_end(&e.store, run.id).await.state,
+        RunState::Success
+    );
+    assert_eq!(e.probe.max_running.load(Ordering::SeqCst), 2);
+    local.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catchup_creates_every_missed_run_one_at_a_time_with_max_active_runs() {
+    let e = env().await;
+    let start = (Timestamp::now() - SignedDuration::from_hours(24 * 4))
+        .strftime("%Y-%m-%d")
+        .to_string();
+    e.write(
+        "daily.yaml",
+        &format!("schedule: '@daily'\nstart_date: {start}\ncatchup: true\nmax_active_runs: 1\ntasks:\n  t: {{operator: test, sleep_ms: 50}}\n"),
+    );
+    e.write(
+        "nocatch.yaml",
+        &format!("schedule: '@daily'\nstart_date: {start}\ncatchup: false\ntasks:\n  t: {{operator: test}}\n"),
+    );
+    let local = e.start(4).await;
+    let runs = wait_for(
+        &e.store,
+        "four daily runs to succeed",
+        30,
+        async |s: &Store| {
+            let runs = s.list_runs("daily", 100).await.unwrap();
+            (runs.len() == 4 && runs.iter().all(|r| r.state == RunState::Success)).then_some(runs)
+        },
+    )
+    .await;
+    // One at a time: each started after the previous ended.
+    let mut ordered = runs.clone();
+    ordered.sort_by_key(|r| r.logical_date);
+    for w in ordered.windows(2) {
+        assert!(
+            w[1].start_date.unwrap() >= w[0].end_date.unwrap(),
+            "max_active_runs: 1"
+        );
+        assert_eq!(w[0].data_interval_end, w[1].data_interval_start);
+    }
+    let latest = wait_for(
+        &e.store,
+        "the latest run without catchup",
+        30,
+        async |s: &Store| {
+            let runs = s.list_runs("nocatch", 100).await.unwrap();
+            (!runs.is_empty()).then_some(runs)
+        },
+    )
+    .await;
+    assert_eq!(
+        latest.len(),
+        1,
+        "without catchup only the latest interval runs"
+    );
+    assert_eq!(latest[0].logical_date, ordered.last().unwrap().logical_date);
+    local.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_finishes_with_the_version_it_started_on() {
+    let e = env().await;
+    e.write("v.yaml", "tasks:\n  first: {operator: test, sleep_ms: 500}\n  second: {operator: test, depends_on: first, say: old}\n");
+    let local = e.start(2).await;
+    let run = trigger(&local, "v").await;
+    wait_for(&e.store, "first to start", 10, async |s: &Store| {
+        (s.task_instance(run.id, "first")
+            .await
+            .unwrap()
+            .unwrap()
+            .state
+            == TaskState::Running)
+            .then_some(())
+    })
+    .await;
+    e.write("v.yaml", "tasks:\n  first: {operator: test}\n  second: {operator: test, depends_on: first, say: new}\n  third: {operator: test}\n");
+    let new_version = wait_for(&e.store, "the new version", 10, async |s: &Store| {
+        let d = s.get_dag("v").await.unwrap().unwrap();
+        (d.version_id != Some(run.version_id)).then_some(d.version_id.unwrap())
+    })
+    .await;
+    assert_eq!(
+        wait_run_end(&e.store, run.id).await.state,
+        RunState::Success
+    );
+    let tis = e.store.task_instances(run.id).await.unwrap();
+    assert_eq!(tis.len(), 2, "the old version has no `third`");
+    let second = &tis[1];
+    let log = e.store.read_logs(second.id, 1, 0, 10).await.unwrap();
+    assert!(log.iter().any(|l| l.line == "old"), "{log:?}");
+    let run2 = trigger(&local, "v").await;
+    assert_eq!(run2.version_id, new_version);
+    assert_eq!(e.store.task_instances(run2.id).await.unwrap().len(), 3);
+    local.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_file_keeps_its_last_good_version_and_its_error_is_visible() {
+    let e = env().await;
+    e.write("b.yaml", "tasks:\n  a: {operator: test}\n");
+    let local = e.start(1).await;
+    let good = local.processor.current()["b"].version_id;
+    e.write("b.yaml", "tasks:\n  a: {operator: nope}\n");
+    let errors = wait_for(
+        &e.store,
+        "the error to be recorded",
+        10,
+        async |s: &Store| {
+            let errs = s.import_errors().await.unwrap();
+            (!errs.is_empty()).then_some(errs)
+        },
+    )
+    .await;
+    assert!(errors[0].0.ends_with("b.yaml"));
+    assert!(
+        errors[0].1[0].contains("unknown operator `nope`"),
+        "{errors:?}"
+    );
+    assert_eq!(
+        local.processor.current()["b"].version_id,
+        good,
+        "still runnable"
+    );
+    let run = trigger(&local, "b").await;
+    assert_eq!(
+        wait_run_end(&e.store, run.id).await.state,
+        RunState::Success
+    );
+    e.write(
+        "b.yaml",
+        "tasks:\n  a: {operator: test}\n  z: {operator: test}\n",
+    );
+    wait_for(&e.store, "the error to clear", 10, async |s: &Store| {
+        s.import_errors().await.unwrap().is_empty().then_some(())
+    })
+    .await;
+    local.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_workers_try_is_retried_by_another() {
+    let e = env().await;
+    e.write(
+        "lost.yaml",
+        "tasks:\n  t: {operator: test, retries: 1, retry_delay: 0s}\n",
+    );
+    // No worker yet: the scheduler queues the task, a "worker" claims it and
+    // dies (never heartbeats).
+    let opts = LocalOptions {
+        dags_folder: e.dags.clone(),
+        slots: 1,
+        paused_at_creation: false,
+        run_scheduler: true,
+        run_worker: false,
+        timing: timing(),
+        reload_every: Duration::from_millis(100),
+    };
+    let local = Local::start(e.store.clone(), e.registry.clone(), opts)
+        .await
+        .unwrap();
+    let run = trigger(&local, "lost").await;
+    let claimed = wait_for(
+        &e.store,
+        "the task to be queued and claimed",
+        10,
+        async |s: &Store| {
+            let c = s.claim("ghost", 1).await.unwrap();
+            (!c.is_empty()).then_some(c)
+        },
+    )
+    .await;
+    assert_eq!(claimed[0].ti.try_number, 1);
+    let worker = Arc::new(Worker::new(
+        e.store.clone(),
+        local.cache.clone(),
+        local.signals.clone(),
+        timing(),
+        WorkerConfig::new(1),
+    ));
+    let stop = tokio_util::sync::CancellationToken::new();
+    let w = tokio::spawn(worker.clone().run(stop.clone()));
+    assert_eq!(
+        wait_run_end(&e.store, run.id).await.state,
+        RunState::Success
+    );
+    let ti = e.store.task_instance(run.id, "t").await.unwrap().unwrap();
+    assert_eq!(
+        (ti.try_number, ti.worker_id.as_deref()),
+        (2, Some(worker.id()))
+    );
+    stop.cancel();
+    w.await.unwrap().unwrap();
+    local.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_drains_running_tasks() {
+    let e = env().await;
+    e.write(
+        "drain.yaml",
+        "tasks:\n  t: {operator: test, sleep_ms: 300}\n",
+    );
+    let local = e.start(1).await;
+    let run = trigger(&local, "drain").await;
+    wait_for(&e.store, "t to run", 10, async |s: &Store| {
+        (s.task_instance(run.id, "t").await.unwrap().unwrap().state == TaskState::Running)
+            .then_some(())
+    })
+    .await;
+    local.shutdown().await;
+    // It finished within the grace period instead of being killed.
+    let ti = e.store.task_instance(run.id, "t").await.unwrap().unwrap();
+    assert_eq!(ti.state, TaskState::Success);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_workers_on_postgres_run_each_task_exactly_once() {
+    let Ok(admin) = std::env::var("UPDRAFT_TEST_POSTGRES_URL") else {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI must run this: set UPDRAFT_TEST_POSTGRES_URL"
+        );
+        eprintln!("SKIPPED (Postgres): UPDRAFT_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    let name = format!("updraft_rt_{}", std::process::id());
+    let admin_store = Store::connect(&admin).await.unwrap();
+    admin_store
+        .exec_admin(&format!("DROP DATABASE IF EXISTS {name}"))
+        .await
+        .unwrap();
+    admin_store
+        .exec_admin(&format!("CREATE DATABASE {name}"))
+        .await
+        .unwrap();
+    let store = Store::connect(&format!("{}/{name}", admin.rsplit_once('/').unwrap().0))
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    let mut e = env().await;
+    e.store = store;
+    let mut yaml = String::from("tasks:\n");
+    for i in 0..300 {
+        yaml.push_str(&format!(
+            "  t{i}: {{operator: test, sleep_ms: {}}}\n",
+            i % 7
+        ));
+    }
+    e.write("fan.yaml", &yaml);
+    let opts = LocalOptions {
+        dags_folder: e.dags.clone(),
+        slots: 1,
+        paused_at_creation: false,
+        run_scheduler: true,
+        run_worker: false,
+        timing: timing(),
+        reload_every: Duration::from_millis(100),
+    };
+    let local = Local::start(e.store.clone(), e.registry.clone(), opts)
+        .await
+        .unwrap();
+    // Two workers that share nothing but the database, as on two machines.
+    let stop = tokio_util::sync::CancellationToken::new();
+    let mut workers = Vec::new();
+    for _ in 0..2 {
+        let w = Arc::new(Worker::new(
+            e.store.clone(),
+            local.cache.clone(),
+            Default::default(),
+            timing(),
+            WorkerConfig::new(8),
+        ));
+        workers.push((w.id().to_string(), tokio::spawn(w.run(stop.clone()))));
+    }
+    let run = trigger(&local, "fan").await;
+    assert_eq!(
+        wait_run_end(&e.store, run.id).await.state,
+        RunState::Success
+    );
+    let runs = e.probe.runs.lock().unwrap().clone();
+    assert_eq!(runs.len(), 300);
+    assert!(runs.values().all(|n| *n == 1), "a task ran twice");
+    let tis = e.store.task_instances(run.id).await.unwrap();
+    let by_worker: Vec<usize> = workers
+        .iter()
+        .map(|(id, _)| {
+            tis.iter()
+                .filter(|t| t.worker_id.as_deref() == Some(id))
+                .count()
+        })
+        .collect();
+    assert!(
+        by_worker.iter().all(|n| *n > 0),
+        "both workers took work: {by_worker:?}"
+    );
+    assert!(tis.iter().all(|t| t.try_number == 1));
+    stop.cancel();
+    for (_, h) in workers {
+        h.await.unwrap().unwrap();
+    }
+    local.shutdown().await;
+}
