@@ -47,12 +47,11 @@ fn dag_yaml(i: usize) -> String {
                 s.push_str("]\n");
             }
             4..=9 => {
-                s.push_str(&format!(
-                    "    operator: shell\n    depends_on: task_{:02}\n",
-                    t - 1
-                ));
+                s.push_str(&format!("    operator: shell\n    depends_on: task_{:02}\n", t - 1));
                 s.push_str(&format!("    retries: {}\n", t % 3));
-                s.push_str(&format!("    command: \"echo step {t} {{{{ data_interval_start }}}} {{{{ outputs.task_03.last_line }}}}\"\n"));
+                s.push_str(&format!(
+                    "    command: \"echo step {t} {{{{ data_interval_start }}}} {{{{ outputs.task_03.last_line }}}}\"\n"
+                ));
             }
             _ => {
                 s.push_str("    operator: shell\n    depends_on: task_09\n");
@@ -100,10 +99,7 @@ fn main() {
         let took = start.elapsed();
         assert_eq!(bag.dags.len(), FILES, "{:?}", bag.diagnostics().next());
         assert!(bag.errors.is_empty());
-        assert_eq!(
-            bag.dags.values().map(|d| d.tasks.len()).sum::<usize>(),
-            FILES * TASKS
-        );
+        assert_eq!(bag.dags.values().map(|d| d.tasks.len()).sum::<usize>(), FILES * TASKS);
         if run >= 2 {
             times.push(took);
         }

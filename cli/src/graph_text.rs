@@ -16,14 +16,7 @@ pub fn render(dag: &Dag) -> String {
 }
 
 /// `branch` is `Some(is_last)` for children, `None` for a root.
-fn draw(
-    dag: &Dag,
-    i: usize,
-    prefix: &str,
-    branch: Option<bool>,
-    expanded: &mut [bool],
-    out: &mut String,
-) {
+fn draw(dag: &Dag, i: usize, prefix: &str, branch: Option<bool>, expanded: &mut [bool], out: &mut String) {
     let (head, child_prefix) = match branch {
         None => (String::new(), String::new()),
         Some(true) => (format!("{prefix}└─▶ "), format!("{prefix}    ")),
@@ -33,11 +26,7 @@ fn draw(
     let mut children: Vec<usize> = dag.graph.downstream(i).collect();
     children.sort_unstable();
     let seen = expanded[i];
-    let mark = if seen && !children.is_empty() {
-        " (*)"
-    } else {
-        ""
-    };
+    let mark = if seen && !children.is_empty() { " (*)" } else { "" };
     let rule = if task.trigger_rule == Default::default() {
         String::new()
     } else {
@@ -49,13 +38,6 @@ fn draw(
     }
     expanded[i] = true;
     for (n, c) in children.iter().enumerate() {
-        draw(
-            dag,
-            *c,
-            &child_prefix,
-            Some(n + 1 == children.len()),
-            expanded,
-            out,
-        );
+        draw(dag, *c, &child_prefix, Some(n + 1 == children.len()), expanded, out);
     }
 }

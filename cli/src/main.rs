@@ -5,6 +5,7 @@ mod commands;
 mod graph_text;
 mod output;
 mod settings;
+mod store;
 
 use std::process::ExitCode;
 
@@ -19,10 +20,25 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing();
+    // Long-running processes say what they do; one-shot commands only warn.
+    let serving = matches!(
+        cli.command,
+        Command::Standalone { .. } | Command::Scheduler | Command::Worker { .. }
+    );
+    init_tracing(if serving {
+        "warn,updraft_engine=info,updraft_cli=info"
+    } else {
+        "warn"
+    });
     let settings = cli.settings();
     let result = match cli.command {
         Command::Dags(cmd) => commands::dags::run(cmd, &settings),
+        Command::Runs(cmd) => commands::runs::run(cmd, &settings),
+        Command::Tasks(cmd) => commands::tasks::run(cmd, &settings),
+        Command::Db(cmd) => commands::db::run(cmd, &settings),
+        Command::Standalone { bind, slots } => commands::serve::standalone(&settings, &bind, slots),
+        Command::Scheduler => commands::serve::scheduler(&settings),
+        Command::Worker { slots } => commands::serve::worker(&settings, slots),
     };
     match result {
         Ok(code) => code,
@@ -33,9 +49,9 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_tracing() {
+fn init_tracing(default: &str) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("UPDRAFT_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
+    let filter = EnvFilter::try_from_env("UPDRAFT_LOG").unwrap_or_else(|_| EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -32,23 +32,54 @@ pub struct Cli {
     )]
     pub database_url: String,
 
+    /// Whether DAGs seen for the first time start paused (as in Airflow).
+    #[arg(long, global = true, env = "UPDRAFT_DAGS_PAUSED_AT_CREATION", default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub dags_paused_at_creation: bool,
+
     #[command(subcommand)]
     pub command: Command,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Inspect and check DAG definitions: validate, list, show, plan.
+    /// DAGs: validate, list, show, plan, trigger, test, pause, unpause.
     #[command(subcommand)]
     Dags(DagsCommand),
+    /// Runs of a DAG.
+    #[command(subcommand)]
+    Runs(crate::commands::runs::RunsCommand),
+    /// Task instances: list, logs, test.
+    #[command(subcommand)]
+    Tasks(crate::commands::tasks::TasksCommand),
+    /// The state database.
+    #[command(subcommand)]
+    Db(crate::commands::db::DbCommand),
+    /// Scheduler, a worker and the DAG processor in one process, on the
+    /// embedded store by default: the quickest way to run Updraft.
+    Standalone {
+        /// Where the web UI will listen (it comes with the web issue).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        bind: String,
+        /// Tasks this process runs at once.
+        #[arg(long, default_value_t = 8)]
+        slots: u32,
+    },
+    /// Only the scheduler (and DAG processor), for scale-out.
+    Scheduler,
+    /// Only a worker, for scale-out.
+    Worker {
+        /// Tasks this worker runs at once.
+        #[arg(long, default_value_t = 8)]
+        slots: u32,
+    },
 }
 
 /// What every command may need, resolved from flags and environment.
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub dags_folder: PathBuf,
-    #[allow(dead_code)] // Given meaning by the state store.
     pub database_url: String,
+    pub dags_paused_at_creation: bool,
 }
 
 impl Cli {
@@ -56,6 +87,7 @@ impl Cli {
         Settings {
             dags_folder: self.dags_folder.clone(),
             database_url: self.database_url.clone(),
+            dags_paused_at_creation: self.dags_paused_at_creation,
         }
     }
 }

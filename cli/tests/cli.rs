@@ -29,11 +29,7 @@ const GOOD: &str = "schedule: '0 2 * * *'\nstart_date: 2024-11-01\ntimezone: Asi
 fn validate_reports_every_broken_file_and_exits_non_zero() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "good.yaml", GOOD);
-    write(
-        dir.path(),
-        "sub/bad_one.yaml",
-        "tasks:\n  a: {operator: nope}\n",
-    );
+    write(dir.path(), "sub/bad_one.yaml", "tasks:\n  a: {operator: nope}\n");
     write(
         dir.path(),
         "bad_two.yml",
@@ -54,10 +50,7 @@ fn validate_reports_every_broken_file_and_exits_non_zero() {
         lines[1].contains("sub/bad_one.yaml:2:17: task `a`: `operator`: unknown operator `nope`"),
         "{err}"
     );
-    assert_eq!(
-        text(&out.stdout).trim(),
-        "2 of 3 file(s) invalid, 2 problem(s)"
-    );
+    assert_eq!(text(&out.stdout).trim(), "2 of 3 file(s) invalid, 2 problem(s)");
 }
 
 #[test]
@@ -66,10 +59,7 @@ fn validate_ok_and_explicit_paths() {
     write(dir.path(), "good.yaml", GOOD);
     write(dir.path(), "bad.yaml", "tasks: {}\n");
     let good = dir.path().join("good.yaml");
-    let out = updraft(
-        Path::new("/nonexistent"),
-        &["dags", "validate", good.to_str().unwrap()],
-    );
+    let out = updraft(Path::new("/nonexistent"), &["dags", "validate", good.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout).trim(), "ok: 1 DAG(s) in 1 file(s)");
     assert!(out.stderr.is_empty());
@@ -86,16 +76,8 @@ fn validate_an_empty_folder_fails() {
 #[test]
 fn duplicate_dag_ids_across_files_are_reported_on_the_second() {
     let dir = tempfile::tempdir().unwrap();
-    write(
-        dir.path(),
-        "a.yaml",
-        "dag_id: same\ntasks:\n  t: {operator: empty}\n",
-    );
-    write(
-        dir.path(),
-        "b.yaml",
-        "dag_id: same\ntasks:\n  t: {operator: empty}\n",
-    );
+    write(dir.path(), "a.yaml", "dag_id: same\ntasks:\n  t: {operator: empty}\n");
+    write(dir.path(), "b.yaml", "dag_id: same\ntasks:\n  t: {operator: empty}\n");
     let out = updraft(dir.path(), &["dags", "validate"]);
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
@@ -111,11 +93,7 @@ fn duplicate_dag_ids_across_files_are_reported_on_the_second() {
 fn list_json_has_ids_schedules_next_runs_tags_and_files() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "etl.yaml", GOOD);
-    write(
-        dir.path(),
-        "manual.yaml",
-        "tasks:\n  a: {operator: empty}\n",
-    );
+    write(dir.path(), "manual.yaml", "tasks:\n  a: {operator: empty}\n");
     write(dir.path(), "broken.yaml", "tasks: [\n");
     let out = updraft(dir.path(), &["dags", "list", "--output", "json"]);
     assert_eq!(out.status.code(), Some(0));
@@ -191,40 +169,17 @@ fn plan_and_show_errors_are_clear() {
     write(dir.path(), "etl.yaml", GOOD);
     let out = updraft(
         dir.path(),
-        &[
-            "dags",
-            "plan",
-            "etl",
-            "--start",
-            "tomorrow",
-            "--end",
-            "2024-11-03",
-        ],
+        &["dags", "plan", "etl", "--start", "tomorrow", "--end", "2024-11-03"],
     );
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr).contains("--start"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert!(text(&out.stderr).contains("--start"), "{}", text(&out.stderr));
     assert!(out.stdout.is_empty());
     let out = updraft(dir.path(), &["dags", "show", "etll"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr).contains("no DAG `etll`")
-            && text(&out.stderr).contains("did you mean `etl`")
-    );
+    assert!(text(&out.stderr).contains("no DAG `etll`") && text(&out.stderr).contains("did you mean `etl`"));
     let out = updraft(
         dir.path(),
-        &[
-            "dags",
-            "plan",
-            "etl",
-            "--start",
-            "2024-11-05",
-            "--end",
-            "2024-11-01",
-        ],
+        &["dags", "plan", "etl", "--start", "2024-11-05", "--end", "2024-11-01"],
     );
     assert!(text(&out.stderr).contains("before --start"));
 }

@@ -8,10 +8,7 @@ use updraft_engine::load_dag;
 
 fn fixtures() -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/invalid");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
     files.sort();
     files
 }
@@ -32,11 +29,7 @@ fn each_invalid_fixture_reports_exactly_its_expected_problems() {
                 None => format!("{}:{e}", file.display()),
             })
             .collect();
-        assert!(
-            !expected.is_empty(),
-            "{} has no `# expect:` line",
-            file.display()
-        );
+        assert!(!expected.is_empty(), "{} has no `# expect:` line", file.display());
         let got: Vec<String> = match load_dag(&file, &text, &registry) {
             Ok(_) => Vec::new(),
             Err(diags) => diags.iter().map(ToString::to_string).collect(),

@@ -17,14 +17,7 @@ pub struct Diagnostic {
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.span {
-            Some(s) => write!(
-                f,
-                "{}:{}:{}: {}",
-                self.file.display(),
-                s.line,
-                s.col,
-                self.message
-            ),
+            Some(s) => write!(f, "{}:{}:{}: {}", self.file.display(), s.line, s.col, self.message),
             None => write!(f, "{}: {}", self.file.display(), self.message),
         }
     }

@@ -27,16 +27,11 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
                 "invalid duration {text:?}: expected a number at {rest:?}; {FORMS}"
             ));
         }
-        let number: f64 = rest[..num_len].parse().map_err(|_| {
-            format!(
-                "invalid duration {text:?}: bad number {:?}; {FORMS}",
-                &rest[..num_len]
-            )
-        })?;
+        let number: f64 = rest[..num_len]
+            .parse()
+            .map_err(|_| format!("invalid duration {text:?}: bad number {:?}; {FORMS}", &rest[..num_len]))?;
         rest = &rest[num_len..];
-        let unit_len = rest
-            .find(|c: char| !c.is_ascii_alphabetic())
-            .unwrap_or(rest.len());
+        let unit_len = rest.find(|c: char| !c.is_ascii_alphabetic()).unwrap_or(rest.len());
         let unit = &rest[..unit_len];
         rest = &rest[unit_len..];
         let (rank, factor) = match unit {
@@ -47,9 +42,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             "s" => (4, 1.0),
             "ms" => (5, 0.001),
             "" => {
-                return Err(format!(
-                    "invalid duration {text:?}: {number} has no unit; {FORMS}"
-                ));
+                return Err(format!("invalid duration {text:?}: {number} has no unit; {FORMS}"));
             }
             other => {
                 return Err(format!(
@@ -116,22 +109,10 @@ mod tests {
 
     #[test]
     fn rejects_bad_forms_with_reasons() {
-        assert!(
-            parse_duration("5x")
-                .unwrap_err()
-                .contains("unknown unit `x`")
-        );
+        assert!(parse_duration("5x").unwrap_err().contains("unknown unit `x`"));
         assert!(parse_duration("5").is_ok());
-        assert!(
-            parse_duration("m5")
-                .unwrap_err()
-                .contains("expected a number")
-        );
-        assert!(
-            parse_duration("30m1h")
-                .unwrap_err()
-                .contains("largest to smallest")
-        );
+        assert!(parse_duration("m5").unwrap_err().contains("expected a number"));
+        assert!(parse_duration("30m1h").unwrap_err().contains("largest to smallest"));
         assert!(parse_duration("-5").unwrap_err().contains("zero or more"));
         assert!(parse_duration("").unwrap_err().contains("empty"));
         assert!(parse_duration("5 m x").is_err());

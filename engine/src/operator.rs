@@ -94,11 +94,8 @@ pub trait Operator: Send + Sync + 'static {
         Vec::new()
     }
 
-    fn execute(
-        &self,
-        config: Self::Config,
-        ctx: TaskContext,
-    ) -> impl Future<Output = Result<Output, TaskError>> + Send;
+    fn execute(&self, config: Self::Config, ctx: TaskContext)
+    -> impl Future<Output = Result<Output, TaskError>> + Send;
 }
 
 /// A problem in an operator config: place (if known) and message.
@@ -106,37 +103,21 @@ pub type ConfigProblem = (Option<Span>, String);
 
 trait ErasedOperator: Send + Sync {
     fn check(&self, config: &Node, extra_fields: &[&str]) -> Vec<ConfigProblem>;
-    fn run<'a>(
-        &'a self,
-        config: &Node,
-        ctx: TaskContext,
-    ) -> BoxFuture<'a, Result<Output, TaskError>>;
+    fn run<'a>(&'a self, config: &Node, ctx: TaskContext) -> BoxFuture<'a, Result<Output, TaskError>>;
 }
 
 impl<O: Operator> ErasedOperator for O {
     fn check(&self, config: &Node, extra_fields: &[&str]) -> Vec<ConfigProblem> {
         match from_node_with_extra_fields::<O::Config>(config, extra_fields) {
-            Ok(cfg) => O::validate(&cfg)
-                .into_iter()
-                .map(|m| (Some(config.span), m))
-                .collect(),
-            Err(e) => e
-                .problems
-                .into_iter()
-                .map(|p| (p.span, p.to_string()))
-                .collect(),
+            Ok(cfg) => O::validate(&cfg).into_iter().map(|m| (Some(config.span), m)).collect(),
+            Err(e) => e.problems.into_iter().map(|p| (p.span, p.to_string())).collect(),
         }
     }
 
-    fn run<'a>(
-        &'a self,
-        config: &Node,
-        ctx: TaskContext,
-    ) -> BoxFuture<'a, Result<Output, TaskError>> {
+    fn run<'a>(&'a self, config: &Node, ctx: TaskContext) -> BoxFuture<'a, Result<Output, TaskError>> {
         let parsed = from_node_with_extra_fields::<O::Config>(config, &[]);
         Box::pin(async move {
-            let cfg =
-                parsed.map_err(|e| TaskError::Fatal(format!("invalid {} config: {e}", O::NAME)))?;
+            let cfg = parsed.map_err(|e| TaskError::Fatal(format!("invalid {} config: {e}", O::NAME)))?;
             self.execute(cfg, ctx).await
         })
     }
@@ -176,12 +157,7 @@ impl Registry {
     }
 
     /// Runs operator `name` with an already rendered config.
-    pub async fn execute(
-        &self,
-        name: &str,
-        config: &Node,
-        ctx: TaskContext,
-    ) -> Result<Output, TaskError> {
+    pub async fn execute(&self, name: &str, config: &Node, ctx: TaskContext) -> Result<Output, TaskError> {
         match self.ops.get(name) {
             Some(op) => op.run(config, ctx).await,
             None => Err(TaskError::Fatal(format!("unknown operator `{name}`"))),

@@ -6,9 +6,8 @@ use jiff::{Timestamp, civil, tz::TimeZone};
 
 /// Parses a time zone by IANA name (`UTC`, `Asia/Bangkok`).
 pub fn parse_timezone(name: &str) -> Result<TimeZone, String> {
-    TimeZone::get(name).map_err(|_| {
-        format!("unknown time zone {name:?}; use an IANA name such as UTC, Europe/Berlin or Asia/Bangkok")
-    })
+    TimeZone::get(name)
+        .map_err(|_| format!("unknown time zone {name:?}; use an IANA name such as UTC, Europe/Berlin or Asia/Bangkok"))
 }
 
 /// Parses `2024-11-01`, `2024-11-01T02:00[:00[.fff]]`, `2024-11-01 02:00`, or

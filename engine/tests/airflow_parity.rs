@@ -20,17 +20,11 @@ fn ts(v: &Value) -> Timestamp {
 
 fn timetable(case: &Value) -> Timetable {
     let schedule = Schedule::parse(case["schedule"].as_str()).unwrap();
-    Timetable::new(
-        schedule,
-        parse_timezone(case["timezone"].as_str().unwrap()).unwrap(),
-    )
+    Timetable::new(schedule, parse_timezone(case["timezone"].as_str().unwrap()).unwrap())
 }
 
 fn interval(v: &Value) -> (String, String) {
-    (
-        v[0].as_str().unwrap().to_string(),
-        v[1].as_str().unwrap().to_string(),
-    )
+    (v[0].as_str().unwrap().to_string(), v[1].as_str().unwrap().to_string())
 }
 
 fn show(i: DataInterval) -> (String, String) {
@@ -53,20 +47,14 @@ fn plans_match_airflow() {
             .plan(ts(&case["earliest"]), ts(&case["latest"]))
             .map(|r| show(r.data_interval))
             .collect();
-        let want: Vec<(String, String)> = case["intervals"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(interval)
-            .collect();
+        let want: Vec<(String, String)> = case["intervals"].as_array().unwrap().iter().map(interval).collect();
         // Airflow loops back in time for hourly schedules over Lord Howe's
         // 30-minute DST change (its scheduler would never get past it; with
         // catchup off it raises instead). There we only require sane output:
         // strictly increasing, back-to-back intervals.
         if want.windows(2).any(|w| w[1].0 <= w[0].0) {
             airflow_broken += 1;
-            let ok = got.windows(2).all(|w| w[0].0 < w[1].0 && w[0].1 == w[1].0)
-                && got.iter().all(|(s, e)| s < e);
+            let ok = got.windows(2).all(|w| w[0].0 < w[1].0 && w[0].1 == w[1].0) && got.iter().all(|(s, e)| s < e);
             assert!(ok, "{} in {}: {got:?}", case["schedule"], case["timezone"]);
             continue;
         }
@@ -94,10 +82,7 @@ fn plans_match_airflow() {
         cases.len(),
         mismatches.join("\n")
     );
-    assert_eq!(
-        airflow_broken, 4,
-        "only the Lord Howe hourly cases are exempt"
-    );
+    assert_eq!(airflow_broken, 4, "only the Lord Howe hourly cases are exempt");
 }
 
 #[test]

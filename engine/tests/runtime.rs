@@ -65,10 +65,7 @@ impl Operator for TestOp {
             return Err(TaskError::Cancelled);
         }
         if ctx.try_number <= cfg.fail_tries {
-            return Err(TaskError::Failed(format!(
-                "planned failure on try {}",
-                ctx.try_number
-            )));
+            return Err(TaskError::Failed(format!("planned failure on try {}", ctx.try_number)));
         }
         Ok(serde_json::json!({ "try": ctx.try_number }))
     }
@@ -133,11 +130,7 @@ impl Env {
 }
 
 async fn trigger(local: &Local, dag_id: &str) -> DagRun {
-    let cur = local
-        .processor
-        .current()
-        .remove(dag_id)
-        .expect("DAG loaded");
+    let cur = local.processor.current().remove(dag_id).expect("DAG loaded");
     let run = create_run(
         &local.store,
         &cur.dag,
@@ -154,31 +147,20 @@ async fn trigger(local: &Local, dag_id: &str) -> DagRun {
 }
 
 /// Waits (with a deadline) until `cond` holds for the store.
-async fn wait_for<T>(
-    store: &Store,
-    what: &str,
-    secs: u64,
-    mut cond: impl AsyncFnMut(&Store) -> Option<T>,
-) -> T {
+async fn wait_for<T>(store: &Store, what: &str, secs: u64, mut cond: impl AsyncFnMut(&Store) -> Option<T>) -> T {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
     loop {
         if let Some(v) = cond(store).await {
             return v;
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
 async fn wait_run_end(store: &Store, pk: i64) -> DagRun {
     wait_for(store, "the run to end", 30, async |s: &Store| {
-        s.get_run_by_pk(pk)
-            .await
-            .unwrap()
-            .filter(|r| r.state.is_finished())
+        s.get_run_by_pk(pk).await.unwrap().filter(|r| r.state.is_finished())
     })
     .await
 }
@@ -220,27 +202,22 @@ async fn trigger_rules_decide_what_runs_after_a_failure() {
     assert_eq!(s["ok"], TaskState::Success);
     assert_eq!(s["bad"], TaskState::Failed);
     assert_eq!(s["after_all"], TaskState::UpstreamFailed);
-    assert_eq!(
-        s["chain"],
-        TaskState::UpstreamFailed,
-        "upstream_failed propagates"
-    );
+    assert_eq!(s["chain"], TaskState::UpstreamFailed, "upstream_failed propagates");
     assert_eq!(s["cleanup"], TaskState::Success);
     assert_eq!(s["alert"], TaskState::Success);
     assert_eq!(s["when_fine"], TaskState::UpstreamFailed);
     assert_eq!(s["end"], TaskState::Success);
-    assert_eq!(
-        done.state,
-        RunState::Failed,
-        "leaves chain, when_fine failed upstream"
-    );
+    assert_eq!(done.state, RunState::Failed, "leaves chain, when_fine failed upstream");
     local.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retries_wait_their_delay_and_log_each_try() {
     let e = env().await;
-    e.write("flaky.yaml", "tasks:\n  f:\n    operator: test\n    fail_tries: 2\n    say: hello\n    retries: 2\n    retry_delay: 300ms\n");
+    e.write(
+        "flaky.yaml",
+        "tasks:\n  f:\n    operator: test\n    fail_tries: 2\n    say: hello\n    retries: 2\n    retry_delay: 300ms\n",
+    );
     let local = e.start(2).await;
     let started = Timestamp::now();
     let run = trigger(&local, "flaky").await;
@@ -255,15 +232,9 @@ async fn retries_wait_their_delay_and_log_each_try() {
         let lines = e.store.read_logs(ti.id, try_number, 0, 100).await.unwrap();
         let text: Vec<&str> = lines.iter().map(|l| l.line.as_str()).collect();
         assert!(text.contains(&"hello"), "try {try_number}: {text:?}");
-        assert!(
-            text[0].starts_with(&format!("try {try_number} of 3")),
-            "{text:?}"
-        );
+        assert!(text[0].starts_with(&format!("try {try_number} of 3")), "{text:?}");
         if try_number < 3 {
-            assert!(
-                text.iter().any(|l| l.contains("planned failure")),
-                "{text:?}"
-            );
+            assert!(text.iter().any(|l| l.contains("planned failure")), "{text:?}");
         }
     }
     local.shutdown().await;
@@ -284,11 +255,7 @@ async fn exponential_backoff_grows_the_delay() {
         let ti = s.task_instance(run.id, "f").await.unwrap().unwrap();
         if ti.state == TaskState::UpForRetry && ti.try_number > seen_try {
             seen_try = ti.try_number;
-            retry_gaps.push(
-                ti.next_retry_at
-                    .unwrap()
-                    .duration_since(ti.end_date.unwrap()),
-            );
+            retry_gaps.push(ti.next_retry_at.unwrap().duration_since(ti.end_date.unwrap()));
         }
         (ti.state == TaskState::Success).then_some(())
     })
@@ -316,11 +283,7 @@ async fn execution_timeout_stops_the_task_and_fails_it() {
     assert_eq!(done.state, RunState::Failed);
     let ti = e.store.task_instance(run.id, "s").await.unwrap().unwrap();
     assert_eq!(ti.state, TaskState::Failed);
-    assert!(
-        ti.error
-            .unwrap()
-            .contains("execution_timeout of 300ms exceeded")
-    );
+    assert!(ti.error.unwrap().contains("execution_timeout of 300ms exceeded"));
     assert!(Timestamp::now().duration_since(started) < SignedDuration::from_secs(10));
     assert_eq!(
         e.probe.running.load(Ordering::SeqCst),
@@ -340,10 +303,7 @@ async fn max_active_tasks_bounds_parallelism_within_a_run() {
     e.write("wide.yaml", &yaml);
     let local = e.start(6).await;
     let run = trigger(&local, "wide").await;
-    assert_eq!(
-        wait_run_end(&e.store, run.id).await.state,
-        RunState::Success
-    );
+    assert_eq!(wait_run_end(&e.store, run.id).await.state, RunState::Success);
     assert_eq!(e.probe.max_running.load(Ordering::SeqCst), 2);
     local.shutdown().await;
 }
@@ -363,41 +323,24 @@ async fn catchup_creates_every_missed_run_one_at_a_time_with_max_active_runs() {
         &format!("schedule: '@daily'\nstart_date: {start}\ncatchup: false\ntasks:\n  t: {{operator: test}}\n"),
     );
     let local = e.start(4).await;
-    let runs = wait_for(
-        &e.store,
-        "four daily runs to succeed",
-        30,
-        async |s: &Store| {
-            let runs = s.list_runs("daily", 100).await.unwrap();
-            (runs.len() == 4 && runs.iter().all(|r| r.state == RunState::Success)).then_some(runs)
-        },
-    )
+    let runs = wait_for(&e.store, "four daily runs to succeed", 30, async |s: &Store| {
+        let runs = s.list_runs("daily", 100).await.unwrap();
+        (runs.len() == 4 && runs.iter().all(|r| r.state == RunState::Success)).then_some(runs)
+    })
     .await;
     // One at a time: each started after the previous ended.
     let mut ordered = runs.clone();
     ordered.sort_by_key(|r| r.logical_date);
     for w in ordered.windows(2) {
-        assert!(
-            w[1].start_date.unwrap() >= w[0].end_date.unwrap(),
-            "max_active_runs: 1"
-        );
+        assert!(w[1].start_date.unwrap() >= w[0].end_date.unwrap(), "max_active_runs: 1");
         assert_eq!(w[0].data_interval_end, w[1].data_interval_start);
     }
-    let latest = wait_for(
-        &e.store,
-        "the latest run without catchup",
-        30,
-        async |s: &Store| {
-            let runs = s.list_runs("nocatch", 100).await.unwrap();
-            (!runs.is_empty()).then_some(runs)
-        },
-    )
+    let latest = wait_for(&e.store, "the latest run without catchup", 30, async |s: &Store| {
+        let runs = s.list_runs("nocatch", 100).await.unwrap();
+        (!runs.is_empty()).then_some(runs)
+    })
     .await;
-    assert_eq!(
-        latest.len(),
-        1,
-        "without catchup only the latest interval runs"
-    );
+    assert_eq!(latest.len(), 1, "without catchup only the latest interval runs");
     assert_eq!(latest[0].logical_date, ordered.last().unwrap().logical_date);
     local.shutdown().await;
 }
@@ -405,17 +348,14 @@ async fn catchup_creates_every_missed_run_one_at_a_time_with_max_active_runs() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_finishes_with_the_version_it_started_on() {
     let e = env().await;
-    e.write("v.yaml", "tasks:\n  first: {operator: test, sleep_ms: 500}\n  second: {operator: test, depends_on: first, say: old}\n");
+    e.write(
+        "v.yaml",
+        "tasks:\n  first: {operator: test, sleep_ms: 500}\n  second: {operator: test, depends_on: first, say: old}\n",
+    );
     let local = e.start(2).await;
     let run = trigger(&local, "v").await;
     wait_for(&e.store, "first to start", 10, async |s: &Store| {
-        (s.task_instance(run.id, "first")
-            .await
-            .unwrap()
-            .unwrap()
-            .state
-            == TaskState::Running)
-            .then_some(())
+        (s.task_instance(run.id, "first").await.unwrap().unwrap().state == TaskState::Running).then_some(())
     })
     .await;
     e.write("v.yaml", "tasks:\n  first: {operator: test}\n  second: {operator: test, depends_on: first, say: new}\n  third: {operator: test}\n");
@@ -424,10 +364,7 @@ async fn a_run_finishes_with_the_version_it_started_on() {
         (d.version_id != Some(run.version_id)).then_some(d.version_id.unwrap())
     })
     .await;
-    assert_eq!(
-        wait_run_end(&e.store, run.id).await.state,
-        RunState::Success
-    );
+    assert_eq!(wait_run_end(&e.store, run.id).await.state, RunState::Success);
     let tis = e.store.task_instances(run.id).await.unwrap();
     assert_eq!(tis.len(), 2, "the old version has no `third`");
     let second = &tis[1];
@@ -446,35 +383,17 @@ async fn a_broken_file_keeps_its_last_good_version_and_its_error_is_visible() {
     let local = e.start(1).await;
     let good = local.processor.current()["b"].version_id;
     e.write("b.yaml", "tasks:\n  a: {operator: nope}\n");
-    let errors = wait_for(
-        &e.store,
-        "the error to be recorded",
-        10,
-        async |s: &Store| {
-            let errs = s.import_errors().await.unwrap();
-            (!errs.is_empty()).then_some(errs)
-        },
-    )
+    let errors = wait_for(&e.store, "the error to be recorded", 10, async |s: &Store| {
+        let errs = s.import_errors().await.unwrap();
+        (!errs.is_empty()).then_some(errs)
+    })
     .await;
     assert!(errors[0].0.ends_with("b.yaml"));
-    assert!(
-        errors[0].1[0].contains("unknown operator `nope`"),
-        "{errors:?}"
-    );
-    assert_eq!(
-        local.processor.current()["b"].version_id,
-        good,
-        "still runnable"
-    );
+    assert!(errors[0].1[0].contains("unknown operator `nope`"), "{errors:?}");
+    assert_eq!(local.processor.current()["b"].version_id, good, "still runnable");
     let run = trigger(&local, "b").await;
-    assert_eq!(
-        wait_run_end(&e.store, run.id).await.state,
-        RunState::Success
-    );
-    e.write(
-        "b.yaml",
-        "tasks:\n  a: {operator: test}\n  z: {operator: test}\n",
-    );
+    assert_eq!(wait_run_end(&e.store, run.id).await.state, RunState::Success);
+    e.write("b.yaml", "tasks:\n  a: {operator: test}\n  z: {operator: test}\n");
     wait_for(&e.store, "the error to clear", 10, async |s: &Store| {
         s.import_errors().await.unwrap().is_empty().then_some(())
     })
@@ -500,19 +419,12 @@ async fn a_lost_workers_try_is_retried_by_another() {
         timing: timing(),
         reload_every: Duration::from_millis(100),
     };
-    let local = Local::start(e.store.clone(), e.registry.clone(), opts)
-        .await
-        .unwrap();
+    let local = Local::start(e.store.clone(), e.registry.clone(), opts).await.unwrap();
     let run = trigger(&local, "lost").await;
-    let claimed = wait_for(
-        &e.store,
-        "the task to be queued and claimed",
-        10,
-        async |s: &Store| {
-            let c = s.claim("ghost", 1).await.unwrap();
-            (!c.is_empty()).then_some(c)
-        },
-    )
+    let claimed = wait_for(&e.store, "the task to be queued and claimed", 10, async |s: &Store| {
+        let c = s.claim("ghost", 1).await.unwrap();
+        (!c.is_empty()).then_some(c)
+    })
     .await;
     assert_eq!(claimed[0].ti.try_number, 1);
     let worker = Arc::new(Worker::new(
@@ -524,15 +436,9 @@ async fn a_lost_workers_try_is_retried_by_another() {
     ));
     let stop = tokio_util::sync::CancellationToken::new();
     let w = tokio::spawn(worker.clone().run(stop.clone()));
-    assert_eq!(
-        wait_run_end(&e.store, run.id).await.state,
-        RunState::Success
-    );
+    assert_eq!(wait_run_end(&e.store, run.id).await.state, RunState::Success);
     let ti = e.store.task_instance(run.id, "t").await.unwrap().unwrap();
-    assert_eq!(
-        (ti.try_number, ti.worker_id.as_deref()),
-        (2, Some(worker.id()))
-    );
+    assert_eq!((ti.try_number, ti.worker_id.as_deref()), (2, Some(worker.id())));
     stop.cancel();
     w.await.unwrap().unwrap();
     local.shutdown().await;
@@ -541,15 +447,11 @@ async fn a_lost_workers_try_is_retried_by_another() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_drains_running_tasks() {
     let e = env().await;
-    e.write(
-        "drain.yaml",
-        "tasks:\n  t: {operator: test, sleep_ms: 300}\n",
-    );
+    e.write("drain.yaml", "tasks:\n  t: {operator: test, sleep_ms: 300}\n");
     let local = e.start(1).await;
     let run = trigger(&local, "drain").await;
     wait_for(&e.store, "t to run", 10, async |s: &Store| {
-        (s.task_instance(run.id, "t").await.unwrap().unwrap().state == TaskState::Running)
-            .then_some(())
+        (s.task_instance(run.id, "t").await.unwrap().unwrap().state == TaskState::Running).then_some(())
     })
     .await;
     local.shutdown().await;
@@ -586,10 +488,7 @@ async fn two_workers_on_postgres_run_each_task_exactly_once() {
     e.store = store;
     let mut yaml = String::from("tasks:\n");
     for i in 0..300 {
-        yaml.push_str(&format!(
-            "  t{i}: {{operator: test, sleep_ms: {}}}\n",
-            i % 7
-        ));
+        yaml.push_str(&format!("  t{i}: {{operator: test, sleep_ms: {}}}\n", i % 7));
     }
     e.write("fan.yaml", &yaml);
     let opts = LocalOptions {
@@ -601,9 +500,7 @@ async fn two_workers_on_postgres_run_each_task_exactly_once() {
         timing: timing(),
         reload_every: Duration::from_millis(100),
     };
-    let local = Local::start(e.store.clone(), e.registry.clone(), opts)
-        .await
-        .unwrap();
+    let local = Local::start(e.store.clone(), e.registry.clone(), opts).await.unwrap();
     // Two workers that share nothing but the database, as on two machines.
     let stop = tokio_util::sync::CancellationToken::new();
     let mut workers = Vec::new();
@@ -618,21 +515,14 @@ async fn two_workers_on_postgres_run_each_task_exactly_once() {
         workers.push((w.id().to_string(), tokio::spawn(w.run(stop.clone()))));
     }
     let run = trigger(&local, "fan").await;
-    assert_eq!(
-        wait_run_end(&e.store, run.id).await.state,
-        RunState::Success
-    );
+    assert_eq!(wait_run_end(&e.store, run.id).await.state, RunState::Success);
     let runs = e.probe.runs.lock().unwrap().clone();
     assert_eq!(runs.len(), 300);
     assert!(runs.values().all(|n| *n == 1), "a task ran twice");
     let tis = e.store.task_instances(run.id).await.unwrap();
     let by_worker: Vec<usize> = workers
         .iter()
-        .map(|(id, _)| {
-            tis.iter()
-                .filter(|t| t.worker_id.as_deref() == Some(id))
-                .count()
-        })
+        .map(|(id, _)| tis.iter().filter(|t| t.worker_id.as_deref() == Some(id)).count())
         .collect();
     assert!(
         by_worker.iter().all(|n| *n > 0),

@@ -11,10 +11,7 @@ use updraft_engine::schedule::{DagRunInfo, DataInterval, Schedule, TimeRestricti
 use updraft_engine::time::{parse_instant, parse_timezone};
 
 fn tt(schedule: &str, tz: &str) -> Timetable {
-    Timetable::new(
-        Schedule::parse(Some(schedule)).unwrap(),
-        parse_timezone(tz).unwrap(),
-    )
+    Timetable::new(Schedule::parse(Some(schedule)).unwrap(), parse_timezone(tz).unwrap())
 }
 
 fn ts(s: &str) -> Timestamp {
@@ -26,17 +23,11 @@ fn plan(schedule: &str, tz: &str, start: &str, end: &str) -> Vec<String> {
     let t = tt(schedule, tz);
     let zone = parse_timezone(tz).unwrap();
     let runs: Vec<DagRunInfo> = t
-        .plan(
-            parse_instant(start, &zone).unwrap(),
-            parse_instant(end, &zone).unwrap(),
-        )
+        .plan(parse_instant(start, &zone).unwrap(), parse_instant(end, &zone).unwrap())
         .collect();
     // Consecutive runs tile time: each interval ends where the next begins.
     for w in runs.windows(2) {
-        assert_eq!(
-            w[0].data_interval.end, w[1].data_interval.start,
-            "{schedule} in {tz}"
-        );
+        assert_eq!(w[0].data_interval.end, w[1].data_interval.start, "{schedule} in {tz}");
     }
     for r in &runs {
         assert_eq!(r.logical_date, r.data_interval.start);
@@ -48,33 +39,16 @@ fn plan(schedule: &str, tz: &str, start: &str, end: &str) -> Vec<String> {
 fn intervals(schedule: &str, tz: &str, start: &str, end: &str) -> Vec<(String, String)> {
     let t = tt(schedule, tz);
     let zone = parse_timezone(tz).unwrap();
-    t.plan(
-        parse_instant(start, &zone).unwrap(),
-        parse_instant(end, &zone).unwrap(),
-    )
-    .map(|r| {
-        (
-            r.data_interval.start.to_string(),
-            r.data_interval.end.to_string(),
-        )
-    })
-    .collect()
+    t.plan(parse_instant(start, &zone).unwrap(), parse_instant(end, &zone).unwrap())
+        .map(|r| (r.data_interval.start.to_string(), r.data_interval.end.to_string()))
+        .collect()
 }
 
 #[test]
 fn daily_in_a_zone_without_dst() {
     assert_eq!(
-        plan(
-            "0 2 * * *",
-            "Asia/Bangkok",
-            "2024-11-01",
-            "2024-11-03T23:59"
-        ),
-        [
-            "2024-10-31T19:00:00Z",
-            "2024-11-01T19:00:00Z",
-            "2024-11-02T19:00:00Z"
-        ]
+        plan("0 2 * * *", "Asia/Bangkok", "2024-11-01", "2024-11-03T23:59"),
+        ["2024-10-31T19:00:00Z", "2024-11-01T19:00:00Z", "2024-11-02T19:00:00Z"]
     );
 }
 
@@ -82,12 +56,7 @@ fn daily_in_a_zone_without_dst() {
 fn new_york_spring_forward_moves_a_missing_time_forward() {
     // 02:30 does not exist on 2024-03-10: it runs at 03:30 EDT (07:30Z).
     assert_eq!(
-        intervals(
-            "30 2 * * *",
-            "America/New_York",
-            "2024-03-09",
-            "2024-03-11T23:59"
-        ),
+        intervals("30 2 * * *", "America/New_York", "2024-03-09", "2024-03-11T23:59"),
         [
             ("2024-03-09T07:30:00Z".into(), "2024-03-10T07:30:00Z".into()),
             ("2024-03-10T07:30:00Z".into(), "2024-03-11T06:30:00Z".into()),
@@ -100,17 +69,8 @@ fn new_york_spring_forward_moves_a_missing_time_forward() {
 fn new_york_fall_back_takes_the_later_instant() {
     // 01:30 happens twice on 2024-11-03: the second (EST, 06:30Z) is used.
     assert_eq!(
-        plan(
-            "30 1 * * *",
-            "America/New_York",
-            "2024-11-02",
-            "2024-11-04T23:59"
-        ),
-        [
-            "2024-11-02T05:30:00Z",
-            "2024-11-03T06:30:00Z",
-            "2024-11-04T06:30:00Z"
-        ]
+        plan("30 1 * * *", "America/New_York", "2024-11-02", "2024-11-04T23:59"),
+        ["2024-11-02T05:30:00Z", "2024-11-03T06:30:00Z", "2024-11-04T06:30:00Z"]
     );
 }
 
@@ -118,31 +78,13 @@ fn new_york_fall_back_takes_the_later_instant() {
 fn berlin_spring_and_autumn() {
     // 2025-03-30 02:00 does not exist (CET -> CEST): 03:00 CEST = 01:00Z.
     assert_eq!(
-        plan(
-            "0 2 * * *",
-            "Europe/Berlin",
-            "2025-03-29",
-            "2025-03-31T23:59"
-        ),
-        [
-            "2025-03-29T01:00:00Z",
-            "2025-03-30T01:00:00Z",
-            "2025-03-31T00:00:00Z"
-        ]
+        plan("0 2 * * *", "Europe/Berlin", "2025-03-29", "2025-03-31T23:59"),
+        ["2025-03-29T01:00:00Z", "2025-03-30T01:00:00Z", "2025-03-31T00:00:00Z"]
     );
     // 2025-10-26 02:30 happens twice: the later (CET) one.
     assert_eq!(
-        plan(
-            "30 2 * * *",
-            "Europe/Berlin",
-            "2025-10-25",
-            "2025-10-27T23:59"
-        ),
-        [
-            "2025-10-25T00:30:00Z",
-            "2025-10-26T01:30:00Z",
-            "2025-10-27T01:30:00Z"
-        ]
+        plan("30 2 * * *", "Europe/Berlin", "2025-10-25", "2025-10-27T23:59"),
+        ["2025-10-25T00:30:00Z", "2025-10-26T01:30:00Z", "2025-10-27T01:30:00Z"]
     );
 }
 
@@ -150,31 +92,13 @@ fn berlin_spring_and_autumn() {
 fn sydney_southern_hemisphere() {
     // DST ends 2025-04-06 03:00 AEDT -> 02:00 AEST; 02:30 is repeated.
     assert_eq!(
-        plan(
-            "30 2 * * *",
-            "Australia/Sydney",
-            "2025-04-05",
-            "2025-04-07T23:59"
-        ),
-        [
-            "2025-04-04T15:30:00Z",
-            "2025-04-05T16:30:00Z",
-            "2025-04-06T16:30:00Z"
-        ]
+        plan("30 2 * * *", "Australia/Sydney", "2025-04-05", "2025-04-07T23:59"),
+        ["2025-04-04T15:30:00Z", "2025-04-05T16:30:00Z", "2025-04-06T16:30:00Z"]
     );
     // DST starts 2025-10-05 02:00 AEST -> 03:00 AEDT; 02:30 does not exist.
     assert_eq!(
-        plan(
-            "30 2 * * *",
-            "Australia/Sydney",
-            "2025-10-04",
-            "2025-10-06T23:59"
-        ),
-        [
-            "2025-10-03T16:30:00Z",
-            "2025-10-04T16:30:00Z",
-            "2025-10-05T15:30:00Z"
-        ]
+        plan("30 2 * * *", "Australia/Sydney", "2025-10-04", "2025-10-06T23:59"),
+        ["2025-10-03T16:30:00Z", "2025-10-04T16:30:00Z", "2025-10-05T15:30:00Z"]
     );
 }
 
@@ -182,12 +106,7 @@ fn sydney_southern_hemisphere() {
 fn hourly_keeps_absolute_hours_across_dst() {
     // Non-fixed schedules add the wall-clock gap as absolute time (Airflow's
     // DST fix): hourly stays hourly in UTC through both transitions.
-    let spring = plan(
-        "0 * * * *",
-        "America/New_York",
-        "2024-03-10T00:00",
-        "2024-03-10T04:00",
-    );
+    let spring = plan("0 * * * *", "America/New_York", "2024-03-10T00:00", "2024-03-10T04:00");
     assert_eq!(
         spring,
         [
@@ -197,12 +116,7 @@ fn hourly_keeps_absolute_hours_across_dst() {
             "2024-03-10T08:00:00Z"
         ]
     );
-    let autumn = plan(
-        "0 * * * *",
-        "America/New_York",
-        "2024-11-03T00:00",
-        "2024-11-03T02:00",
-    );
+    let autumn = plan("0 * * * *", "America/New_York", "2024-11-03T00:00", "2024-11-03T02:00");
     assert_eq!(
         autumn,
         [
@@ -241,17 +155,8 @@ fn every_hour_schedules_also_run_in_the_repeated_hour() {
     // happens twice (00:30Z and 01:30Z) and an every-hour schedule runs at
     // both; 03:00 local (the end) is 02:00Z.
     assert_eq!(
-        plan(
-            "30 * * * *",
-            "Europe/Berlin",
-            "2024-10-27T01:00",
-            "2024-10-27T03:00"
-        ),
-        [
-            "2024-10-26T23:30:00Z",
-            "2024-10-27T00:30:00Z",
-            "2024-10-27T01:30:00Z"
-        ]
+        plan("30 * * * *", "Europe/Berlin", "2024-10-27T01:00", "2024-10-27T03:00"),
+        ["2024-10-26T23:30:00Z", "2024-10-27T00:30:00Z", "2024-10-27T01:30:00Z"]
     );
 }
 
@@ -272,18 +177,11 @@ fn month_ends_and_leap_days() {
     );
     assert_eq!(
         plan("@monthly", "UTC", "2024-01-15", "2024-04-01"),
-        [
-            "2024-02-01T00:00:00Z",
-            "2024-03-01T00:00:00Z",
-            "2024-04-01T00:00:00Z"
-        ]
+        ["2024-02-01T00:00:00Z", "2024-03-01T00:00:00Z", "2024-04-01T00:00:00Z"]
     );
     // The interval covering a leap day is 29 days long.
     let i = intervals("@monthly", "UTC", "2024-02-01", "2024-02-01");
-    assert_eq!(
-        i,
-        [("2024-02-01T00:00:00Z".into(), "2024-03-01T00:00:00Z".into())]
-    );
+    assert_eq!(i, [("2024-02-01T00:00:00Z".into(), "2024-03-01T00:00:00Z".into())]);
 }
 
 #[test]
@@ -299,19 +197,10 @@ fn weekday_lists_ranges_and_steps() {
     );
     assert_eq!(
         plan("0 6 * * MON,WED,FRI", "UTC", "2024-01-01", "2024-01-07"),
-        [
-            "2024-01-01T06:00:00Z",
-            "2024-01-03T06:00:00Z",
-            "2024-01-05T06:00:00Z"
-        ]
+        ["2024-01-01T06:00:00Z", "2024-01-03T06:00:00Z", "2024-01-05T06:00:00Z"]
     );
     assert_eq!(
-        plan(
-            "*/15 * * * *",
-            "UTC",
-            "2024-01-01T00:10",
-            "2024-01-01T01:00"
-        ),
+        plan("*/15 * * * *", "UTC", "2024-01-01T00:10", "2024-01-01T01:00"),
         [
             "2024-01-01T00:15:00Z",
             "2024-01-01T00:30:00Z",
@@ -439,10 +328,7 @@ fn with_catchup_runs_continue_from_the_last_one_and_stop_at_end_date() {
         .unwrap();
     assert_eq!(next.logical_date, ts("2024-01-02T02:00:00Z"));
     let ended = restriction("2024-01-01T00:00:00Z", Some("2024-01-01T12:00:00Z"), true);
-    assert!(
-        t.next_dagrun_info(Some(first.data_interval), &ended, now)
-            .is_none()
-    );
+    assert!(t.next_dagrun_info(Some(first.data_interval), &ended, now).is_none());
 }
 
 #[test]

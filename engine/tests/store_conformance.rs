@@ -9,9 +9,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use jiff::{SignedDuration, Timestamp};
 use updraft_engine::connection::Connection;
-use updraft_engine::store::{
-    NewRun, RunState, RunType, Store, TaskState, TryOutcome, WorkerInfo, run_id_for,
-};
+use updraft_engine::store::{NewRun, RunState, RunType, Store, TaskState, TryOutcome, WorkerInfo, run_id_for};
 
 struct TestStore {
     store: Store,
@@ -23,10 +21,7 @@ async fn sqlite() -> TestStore {
     let url = format!("sqlite://{}/state/updraft.db", dir.path().display());
     let store = Store::connect(&url).await.unwrap();
     store.migrate().await.unwrap();
-    TestStore {
-        store,
-        _dir: Some(dir),
-    }
+    TestStore { store, _dir: Some(dir) }
 }
 
 static DB_COUNTER: AtomicU32 = AtomicU32::new(0);
@@ -115,10 +110,7 @@ fn new_run(dag_id: &str, version_id: i64, day: &str, tasks: &[(&str, u32)]) -> N
         run_type: RunType::Scheduled,
         conf: serde_json::Map::new(),
         version_id,
-        tasks: tasks
-            .iter()
-            .map(|(id, tries)| (id.to_string(), *tries))
-            .collect(),
+        tasks: tasks.iter().map(|(id, tries)| (id.to_string(), *tries)).collect(),
     }
 }
 
@@ -143,21 +135,12 @@ async fn migrations_apply_once(store: &Store) {
 }
 
 async fn dag_versions_and_pause(store: &Store) {
-    let v1 = store
-        .sync_dag("etl", "dags/etl.yaml", "a: 1\n", true)
-        .await
-        .unwrap();
+    let v1 = store.sync_dag("etl", "dags/etl.yaml", "a: 1\n", true).await.unwrap();
     assert_eq!(
-        store
-            .sync_dag("etl", "dags/etl.yaml", "a: 1\n", true)
-            .await
-            .unwrap(),
+        store.sync_dag("etl", "dags/etl.yaml", "a: 1\n", true).await.unwrap(),
         v1
     );
-    let v2 = store
-        .sync_dag("etl", "dags/etl.yaml", "a: 2\n", true)
-        .await
-        .unwrap();
+    let v2 = store.sync_dag("etl", "dags/etl.yaml", "a: 2\n", true).await.unwrap();
     assert_ne!(v1, v2);
     assert_eq!(store.dag_version(v1).await.unwrap().2, "a: 1\n");
     let d = store.get_dag("etl").await.unwrap().unwrap();
@@ -167,16 +150,10 @@ async fn dag_versions_and_pause(store: &Store) {
     assert!(!store.get_dag("etl").await.unwrap().unwrap().is_paused);
     assert!(!store.set_paused("nope", false).await.unwrap());
     // A later sync keeps the pause flag the user set.
-    store
-        .sync_dag("etl", "dags/etl.yaml", "a: 3\n", true)
-        .await
-        .unwrap();
+    store.sync_dag("etl", "dags/etl.yaml", "a: 3\n", true).await.unwrap();
     assert!(!store.get_dag("etl").await.unwrap().unwrap().is_paused);
     store
-        .set_import_errors(&[(
-            "dags/bad.yaml".into(),
-            vec!["dags/bad.yaml:1:1: boom".into()],
-        )])
+        .set_import_errors(&[("dags/bad.yaml".into(), vec!["dags/bad.yaml:1:1: boom".into()])])
         .await
         .unwrap();
     assert_eq!(
@@ -195,10 +172,7 @@ async fn a_run_is_created_once(store: &Store) {
     assert_eq!(run.state, RunState::Queued);
     assert_eq!(run.run_id, "scheduled__2024-11-01T02:00:00+00:00");
     assert_eq!(run.conf["k"], "v");
-    assert!(
-        store.create_run(&nr).await.unwrap().is_none(),
-        "same logical date"
-    );
+    assert!(store.create_run(&nr).await.unwrap().is_none(), "same logical date");
     let mut other_id = nr.clone();
     other_id.run_id = "manual__x".into();
     assert!(
@@ -216,35 +190,16 @@ async fn a_run_is_created_once(store: &Store) {
         ),
         ("extract", TaskState::None, 3, 0)
     );
-    assert_eq!(
-        store.get_run("etl", &run.run_id).await.unwrap().unwrap(),
-        run
-    );
-    assert_eq!(
-        store
-            .run_at("etl", nr.logical_date)
-            .await
-            .unwrap()
-            .unwrap()
-            .id,
-        run.id
-    );
+    assert_eq!(store.get_run("etl", &run.run_id).await.unwrap().unwrap(), run);
+    assert_eq!(store.run_at("etl", nr.logical_date).await.unwrap().unwrap().id, run.id);
     assert!(store.start_run(run.id).await.unwrap());
-    assert!(
-        !store.start_run(run.id).await.unwrap(),
-        "only a queued run starts"
-    );
+    assert!(!store.start_run(run.id).await.unwrap(), "only a queued run starts");
     assert!(store.finish_run(run.id, RunState::Success).await.unwrap());
     let done = store.get_run_by_pk(run.id).await.unwrap().unwrap();
     assert_eq!(done.state, RunState::Success);
     assert!(done.start_date.is_some() && done.end_date.is_some());
     assert_eq!(
-        store
-            .last_scheduled_interval("etl")
-            .await
-            .unwrap()
-            .unwrap()
-            .0,
+        store.last_scheduled_interval("etl").await.unwrap().unwrap().0,
         nr.logical_date
     );
     // Many tasks go in chunks.
@@ -261,9 +216,7 @@ async fn concurrent_run_creation_creates_one(store: &Store) {
     for _ in 0..8 {
         let s = store.clone();
         let nr = new_run("etl", v, "2024-11-05", &[("a", 1), ("b", 1)]);
-        handles.push(tokio::spawn(async move {
-            s.create_run(&nr).await.unwrap().is_some()
-        }));
+        handles.push(tokio::spawn(async move { s.create_run(&nr).await.unwrap().is_some() }));
     }
     let mut created = 0;
     for h in handles {
@@ -370,10 +323,7 @@ async fn retries_then_failure(store: &Store) {
         Some(TaskState::UpForRetry)
     );
     let ti = store.task_instance(run.id, "a").await.unwrap().unwrap();
-    assert_eq!(
-        (ti.next_retry_at, ti.error.as_deref()),
-        (Some(retry_at), Some("boom"))
-    );
+    assert_eq!((ti.next_retry_at, ti.error.as_deref()), (Some(retry_at), Some("boom")));
     assert!(
         store.claim("w1", 1).await.unwrap().is_empty(),
         "not queued until the scheduler says so"
@@ -410,12 +360,7 @@ async fn retries_then_failure(store: &Store) {
 async fn lost_workers_tasks_are_reaped(store: &Store) {
     let v = dag(store, "etl").await;
     let run = store
-        .create_run(&new_run(
-            "etl",
-            v,
-            "2024-11-01",
-            &[("a", 2), ("b", 1), ("c", 1)],
-        ))
+        .create_run(&new_run("etl", v, "2024-11-01", &[("a", 2), ("b", 1), ("c", 1)]))
         .await
         .unwrap()
         .unwrap();
@@ -424,10 +369,7 @@ async fn lost_workers_tasks_are_reaped(store: &Store) {
     let alive = store.claim("alive", 1).await.unwrap();
     assert_eq!((claimed.len(), alive.len()), (2, 1));
     let long_ago = t("2000-01-01T00:00:00Z");
-    let mut reaped = store
-        .reap_lost_tasks(long_ago, &["alive".to_string()])
-        .await
-        .unwrap();
+    let mut reaped = store.reap_lost_tasks(long_ago, &["alive".to_string()]).await.unwrap();
     reaped.sort_by(|a, b| a.task_id.cmp(&b.task_id));
     assert_eq!(
         reaped
@@ -446,10 +388,7 @@ async fn lost_workers_tasks_are_reaped(store: &Store) {
     assert_eq!(store.finish_try(a.id, 1, "dead", &ok).await.unwrap(), None);
     // A live worker whose heartbeat is stale is reaped too.
     let far_future = Timestamp::now() + SignedDuration::from_hours(1);
-    let reaped = store
-        .reap_lost_tasks(far_future, &["alive".to_string()])
-        .await
-        .unwrap();
+    let reaped = store.reap_lost_tasks(far_future, &["alive".to_string()]).await.unwrap();
     assert_eq!(reaped.len(), 1);
     assert_eq!(reaped[0].task_id, "c");
     assert_eq!(store.heartbeat_tasks("alive").await.unwrap(), 0);
@@ -521,8 +460,7 @@ async fn logs_append_and_follow(store: &Store) {
     let ti = store.task_instances(run.id).await.unwrap().remove(0);
     let now = Timestamp::now();
     let lines: Vec<String> = (0..450).map(|i| format!("line {i}")).collect();
-    let batch: Vec<(Timestamp, &str, &str)> =
-        lines.iter().map(|l| (now, "stdout", l.as_str())).collect();
+    let batch: Vec<(Timestamp, &str, &str)> = lines.iter().map(|l| (now, "stdout", l.as_str())).collect();
     store.append_logs(ti.id, 1, &batch).await.unwrap();
     store
         .append_logs(ti.id, 2, &[(now, "stderr", "second try")])
@@ -570,25 +508,14 @@ async fn connections_and_variables(store: &Store) {
         .await
         .unwrap();
     assert_eq!(
-        store.connections().await.unwrap()["postgres-source"]
-            .host
-            .as_deref(),
+        store.connections().await.unwrap()["postgres-source"].host.as_deref(),
         Some("db2")
     );
     assert!(store.delete_connection("postgres-source").await.unwrap());
     assert!(!store.delete_connection("postgres-source").await.unwrap());
-    store
-        .set_variable("gcs", r#"{"landing": "l"}"#)
-        .await
-        .unwrap();
-    store
-        .set_variable("gcs", r#"{"landing": "m"}"#)
-        .await
-        .unwrap();
-    assert_eq!(
-        store.variables().await.unwrap()["gcs"],
-        r#"{"landing": "m"}"#
-    );
+    store.set_variable("gcs", r#"{"landing": "l"}"#).await.unwrap();
+    store.set_variable("gcs", r#"{"landing": "m"}"#).await.unwrap();
+    assert_eq!(store.variables().await.unwrap()["gcs"], r#"{"landing": "m"}"#);
     assert!(store.delete_variable("gcs").await.unwrap());
     assert!(store.variables().await.unwrap().is_empty());
 }
@@ -609,16 +536,8 @@ async fn workers_come_and_go(store: &Store) {
         .await
         .unwrap();
     store.register_worker(&w("new", now)).await.unwrap();
-    let live = store
-        .live_workers(now - SignedDuration::from_secs(30))
-        .await
-        .unwrap();
-    assert_eq!(
-        live.iter()
-            .map(|w| w.worker_id.as_str())
-            .collect::<Vec<_>>(),
-        ["new"]
-    );
+    let live = store.live_workers(now - SignedDuration::from_secs(30)).await.unwrap();
+    assert_eq!(live.iter().map(|w| w.worker_id.as_str()).collect::<Vec<_>>(), ["new"]);
     store.deregister_worker("new").await.unwrap();
     assert!(
         store

@@ -31,9 +31,7 @@ fn ctx() -> TemplateContext {
             password: Some("s3cret".into()),
             port: Some(5432),
             schema: Some("sales".into()),
-            extra: Some(serde_json::Value::String(
-                r#"{"sslmode": "require"}"#.into(),
-            )),
+            extra: Some(serde_json::Value::String(r#"{"sslmode": "require"}"#.into())),
         },
     );
     let mut outputs = BTreeMap::new();
@@ -88,43 +86,24 @@ fn dates_are_airflows_utc_strings() {
 
 #[test]
 fn datetimes_have_pendulum_like_methods() {
-    assert_eq!(
-        r("{{ logical_date.strftime('%Y/%m/%d %H') }}"),
-        "2024/10/31 19"
-    );
-    assert_eq!(
-        r("{{ logical_date.year }}-{{ logical_date.month }}"),
-        "2024-10"
-    );
+    assert_eq!(r("{{ logical_date.strftime('%Y/%m/%d %H') }}"), "2024/10/31 19");
+    assert_eq!(r("{{ logical_date.year }}-{{ logical_date.month }}"), "2024-10");
     assert_eq!(
         r("{{ logical_date.in_timezone('Asia/Bangkok').strftime('%Y-%m-%d %H:%M') }}"),
         "2024-11-01 02:00"
     );
-    assert_eq!(
-        r("{{ data_interval_end.isoformat() }}"),
-        "2024-11-01T19:00:00+00:00"
-    );
+    assert_eq!(r("{{ data_interval_end.isoformat() }}"), "2024-11-01T19:00:00+00:00");
 }
 
 #[test]
 fn ids_params_and_conf() {
-    assert_eq!(
-        r("{{ dag_id }}.{{ task_id }} try {{ try_number }}"),
-        "etl.load try 2"
-    );
+    assert_eq!(r("{{ dag_id }}.{{ task_id }} try {{ try_number }}"), "etl.load try 2");
     assert_eq!(r("{{ run_id }}"), "scheduled__2024-10-31T19:00:00+00:00");
-    assert_eq!(
-        r("gs://{{ params.bucket }}/{{ params.days * 2 }}"),
-        "gs://landing/14"
-    );
+    assert_eq!(r("gs://{{ params.bucket }}/{{ params.days * 2 }}"), "gs://landing/14");
     let mut c = ctx();
     c.conf.insert("bucket".into(), "override".into());
     assert_eq!(
-        render(
-            "{{ params.bucket }} {{ dag_run.conf.bucket }}",
-            &c.to_value()
-        )
-        .unwrap(),
+        render("{{ params.bucket }} {{ dag_run.conf.bucket }}", &c.to_value()).unwrap(),
         "override override"
     );
 }
@@ -134,33 +113,21 @@ fn macros() {
     assert_eq!(r("{{ ds_add(ds, 5) }}"), "2024-11-05");
     assert_eq!(r("{{ ds_add('2024-03-01', -1) }}"), "2024-02-29");
     assert_eq!(r("{{ macros.ds_add(ds, -params.days) }}"), "2024-10-24");
-    assert_eq!(
-        r("{{ ds_format(ds, '%Y-%m-%d', '%d/%m/%Y') }}"),
-        "31/10/2024"
-    );
-    assert_eq!(
-        r("{{ macros.ds_format('20241031', '%Y%m%d', '%b %d') }}"),
-        "Oct 31"
-    );
+    assert_eq!(r("{{ ds_format(ds, '%Y-%m-%d', '%d/%m/%Y') }}"), "31/10/2024");
+    assert_eq!(r("{{ macros.ds_format('20241031', '%Y%m%d', '%b %d') }}"), "Oct 31");
     assert!(err("{{ ds_add('31/10/2024', 1) }}").contains("not a YYYY-MM-DD date"));
 }
 
 #[test]
 fn variables_connections_and_outputs() {
     assert_eq!(r("{{ var.value.region }}"), "asia-southeast1");
-    assert_eq!(
-        r("gs://{{ var.json.gcs.landing }}/input"),
-        "gs://land-bucket/input"
-    );
+    assert_eq!(r("gs://{{ var.json.gcs.landing }}/input"), "gs://land-bucket/input");
     assert_eq!(r("{{ var.value.get('missing', 'fallback') }}"), "fallback");
     assert_eq!(
         r("{{ conn['postgres-source'].host }}:{{ conn['postgres-source'].port }}"),
         "db.internal:5432"
     );
-    assert_eq!(
-        r("{{ conn['postgres-source'].extra_dejson.sslmode }}"),
-        "require"
-    );
+    assert_eq!(r("{{ conn['postgres-source'].extra_dejson.sslmode }}"), "require");
     assert_eq!(r("{{ outputs.extract.last_line }}"), "rows=42");
 }
 
@@ -170,25 +137,14 @@ fn undefined_names_fail_and_are_named() {
         err("echo {{ nope }}"),
         "undefined template variable `nope` in \"echo {{ nope }}\""
     );
-    assert!(
-        err("{{ params.missing }}").starts_with("undefined template variable `params.missing`")
-    );
-    assert!(
-        err("{{ var.value.not_set }}")
-            .starts_with("undefined template variable `var.value.not_set`")
-    );
-    assert!(
-        err("{{ outputs.other.last_line }}")
-            .starts_with("undefined template variable `outputs.other`")
-    );
+    assert!(err("{{ params.missing }}").starts_with("undefined template variable `params.missing`"));
+    assert!(err("{{ var.value.not_set }}").starts_with("undefined template variable `var.value.not_set`"));
+    assert!(err("{{ outputs.other.last_line }}").starts_with("undefined template variable `outputs.other`"));
     let e = err("{{ var.value.get('not_set') }}");
     assert!(e.contains("variable `not_set` is not set"), "{e}");
     // Tests and defaults still work for what may be missing.
     assert_eq!(r("{{ params.missing | default('d') }}"), "d");
-    assert_eq!(
-        r("{% if params.missing is defined %}x{% else %}y{% endif %}"),
-        "y"
-    );
+    assert_eq!(r("{% if params.missing is defined %}x{% else %}y{% endif %}"), "y");
 }
 
 #[test]
@@ -207,17 +163,13 @@ fn check_reports_syntax_errors_and_read_variables() {
             .starts_with("template syntax error")
     );
     assert!(check("{% if %}").is_err());
-    let vars =
-        check("{% set x = 1 %}{{ x }} {{ params.bucket }} {{ outputs.a.last_line }}").unwrap();
+    let vars = check("{% set x = 1 %}{{ x }} {{ params.bucket }} {{ outputs.a.last_line }}").unwrap();
     assert_eq!(vars, vec!["outputs.a.last_line", "params.bucket"]);
 }
 
 #[test]
 fn render_node_renders_every_string_of_a_config() {
-    let node = parse_document(
-        "command: ['--date', '{{ ds }}', 3]\nenv: {B: 'gs://{{ params.bucket }}'}\n",
-    )
-    .unwrap();
+    let node = parse_document("command: ['--date', '{{ ds }}', 3]\nenv: {B: 'gs://{{ params.bucket }}'}\n").unwrap();
     let out = render_node(&node, &ctx().to_value()).unwrap();
     assert_eq!(
         out.to_json(),

@@ -9,7 +9,6 @@ use updraft_engine::Registry;
 /// A registry holding every operator of this crate.
 pub fn registry() -> Registry {
     let mut r = Registry::new();
-    r.register(empty::EmptyOperator)
-        .register(shell::ShellOperator);
+    r.register(empty::EmptyOperator).register(shell::ShellOperator);
     r
 }

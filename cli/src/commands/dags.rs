@@ -12,9 +12,13 @@ use updraft_engine::duration::format_duration;
 use updraft_engine::time::parse_instant;
 use updraft_engine::{Dag, DagBag, load_paths};
 
+use updraft_engine::runtime::create_run;
+use updraft_engine::store::{RunState, RunType, Store};
+
 use crate::graph_text;
 use crate::output::{Format, local, print_table, utc};
 use crate::settings::Settings;
+use crate::store::{open, runtime};
 
 #[derive(Debug, Subcommand)]
 pub enum DagsCommand {
@@ -48,6 +52,32 @@ pub enum DagsCommand {
         end: String,
         #[arg(long, value_enum, default_value_t)]
         output: Format,
+    },
+    /// Create a run now. It runs even if the DAG is paused (pausing stops
+    /// only scheduled runs).
+    Trigger {
+        dag_id: String,
+        /// The run's logical date (RFC 3339 or a date); now by default.
+        #[arg(long)]
+        logical_date: Option<String>,
+        /// The run's conf, a JSON object (overrides `params` in templates).
+        #[arg(long)]
+        conf: Option<String>,
+        /// Wait until the run ends; exit 1 if it failed.
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Stop creating scheduled runs.
+    Pause { dag_id: String },
+    /// Start creating scheduled runs.
+    Unpause { dag_id: String },
+    /// Run the whole DAG now, in this process, printing each task's result
+    /// (like `airflow dags test`); exit 0 only if every task succeeded.
+    /// Uses a private store: nothing is written to the real one.
+    Test {
+        dag_id: String,
+        /// The logical date (RFC 3339 or a date); now by default.
+        logical_date: Option<String>,
     },
 }
 
@@ -92,14 +122,97 @@ pub fn run(cmd: DagsCommand, settings: &Settings) -> Result<ExitCode> {
             plan(&dag, &start, &end, output)?;
             Ok(ExitCode::SUCCESS)
         }
+        DagsCommand::Trigger {
+            dag_id,
+            logical_date,
+            conf,
+            wait,
+        } => runtime()?.block_on(trigger(
+            settings,
+            &dag_id,
+            logical_date.as_deref(),
+            conf.as_deref(),
+            wait,
+        )),
+        DagsCommand::Pause { dag_id } => runtime()?.block_on(set_paused(settings, &dag_id, true)),
+        DagsCommand::Unpause { dag_id } => runtime()?.block_on(set_paused(settings, &dag_id, false)),
+        DagsCommand::Test { dag_id, logical_date } => {
+            runtime()?.block_on(super::testing::test_dag(settings, &dag_id, logical_date.as_deref()))
+        }
     }
 }
 
-fn find(
+/// Loads a DAG from the folder and records its current version.
+async fn sync(settings: &Settings, store: &Store, dag_id: &str) -> Result<(Arc<Dag>, i64)> {
+    let dag = find(settings, &updraft_operators::registry(), dag_id)?;
+    let version = store
+        .sync_dag(
+            dag_id,
+            &dag.file.display().to_string(),
+            &dag.source,
+            settings.dags_paused_at_creation,
+        )
+        .await?;
+    Ok((dag, version))
+}
+
+async fn trigger(
     settings: &Settings,
-    registry: &updraft_engine::Registry,
     dag_id: &str,
-) -> Result<Arc<Dag>> {
+    logical_date: Option<&str>,
+    conf: Option<&str>,
+    wait: bool,
+) -> Result<ExitCode> {
+    let store = open(settings).await?;
+    let (dag, version) = sync(settings, &store, dag_id).await?;
+    let at = logical_date
+        .map(|t| {
+            parse_instant(t, dag.tz())
+                .map_err(anyhow::Error::msg)
+                .context("--logical-date")
+        })
+        .transpose()?;
+    let conf = match conf {
+        None => serde_json::Map::new(),
+        Some(text) => match serde_json::from_str(text) {
+            Ok(serde_json::Value::Object(m)) => m,
+            Ok(_) => bail!("--conf must be a JSON object, like '{{\"key\": \"value\"}}'"),
+            Err(e) => bail!("--conf is not valid JSON: {e}"),
+        },
+    };
+    let Some(run) = create_run(&store, &dag, version, RunType::Manual, at, conf).await? else {
+        bail!("DAG `{dag_id}` already has a run at that logical date (see `updraft runs list {dag_id}`)");
+    };
+    println!("{}", run.run_id);
+    if !wait {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let end = loop {
+        let r = store.get_run_by_pk(run.id).await?.context("the run vanished")?;
+        if r.state.is_finished() {
+            break r;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    eprintln!("run {}: {}", end.run_id, end.state);
+    Ok(if end.state == RunState::Success {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+async fn set_paused(settings: &Settings, dag_id: &str, paused: bool) -> Result<ExitCode> {
+    let store = open(settings).await?;
+    if store.get_dag(dag_id).await?.is_none() {
+        sync(settings, &store, dag_id).await?;
+    }
+    store.set_paused(dag_id, paused).await?;
+    println!("{dag_id}: {}", if paused { "paused" } else { "unpaused" });
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn find(settings: &Settings, registry: &updraft_engine::Registry, dag_id: &str) -> Result<Arc<Dag>> {
     let bag = load_paths(std::slice::from_ref(&settings.dags_folder), registry);
     if let Some(dag) = bag.dags.get(dag_id) {
         return Ok(dag.clone());
@@ -108,9 +221,7 @@ fn find(
     for diags in bag.errors.values() {
         for d in diags {
             let stem = d.file.file_stem().map(|s| s.to_string_lossy().into_owned());
-            if stem.as_deref() == Some(dag_id)
-                || std::fs::read_to_string(&d.file).is_ok_and(|t| t.contains(dag_id))
-            {
+            if stem.as_deref() == Some(dag_id) || std::fs::read_to_string(&d.file).is_ok_and(|t| t.contains(dag_id)) {
                 bail!("DAG `{dag_id}` could not be loaded: {d}");
             }
         }
@@ -140,10 +251,7 @@ fn validate(bag: &DagBag, paths: &[PathBuf]) -> Result<ExitCode> {
     let bad = bag.errors.len();
     if files == 0 && bad == 0 {
         let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
-        eprintln!(
-            "error: no DAG files (*.yaml, *.yml) in {}",
-            shown.join(", ")
-        );
+        eprintln!("error: no DAG files (*.yaml, *.yml) in {}", shown.join(", "));
         return Ok(ExitCode::FAILURE);
     }
     let problems = bag.diagnostics().count();
@@ -208,16 +316,10 @@ fn show(dag: &Dag, output: ShowFormat) -> Result<()> {
         ShowFormat::Dot => {
             println!("digraph \"{}\" {{\n  rankdir=LR;", dag.dag_id);
             for t in &dag.tasks {
-                println!(
-                    "  \"{}\" [label=\"{}\\n({})\"];",
-                    t.task_id, t.task_id, t.operator
-                );
+                println!("  \"{}\" [label=\"{}\\n({})\"];", t.task_id, t.task_id, t.operator);
             }
             for (a, b) in dag.graph.edges() {
-                println!(
-                    "  \"{}\" -> \"{}\";",
-                    dag.tasks[a].task_id, dag.tasks[b].task_id
-                );
+                println!("  \"{}\" -> \"{}\";", dag.tasks[a].task_id, dag.tasks[b].task_id);
             }
             println!("}}");
         }
@@ -270,15 +372,11 @@ fn show(dag: &Dag, output: ShowFormat) -> Result<()> {
             println!("  schedule:    {} ({})", dag.schedule(), dag.timezone_name);
             println!(
                 "  start_date:  {}",
-                dag.start_date
-                    .map(|t| local(t, tz))
-                    .unwrap_or_else(|| "-".into())
+                dag.start_date.map(|t| local(t, tz)).unwrap_or_else(|| "-".into())
             );
             println!(
                 "  end_date:    {}",
-                dag.end_date
-                    .map(|t| local(t, tz))
-                    .unwrap_or_else(|| "-".into())
+                dag.end_date.map(|t| local(t, tz)).unwrap_or_else(|| "-".into())
             );
             println!("  catchup:     {}", if dag.catchup { "on" } else { "off" });
             println!(
@@ -301,15 +399,9 @@ fn show(dag: &Dag, output: ShowFormat) -> Result<()> {
                             "{} every {}{}",
                             t.retry.retries,
                             format_duration(t.retry.retry_delay),
-                            if t.retry.exponential_backoff {
-                                " (exp)"
-                            } else {
-                                ""
-                            }
+                            if t.retry.exponential_backoff { " (exp)" } else { "" }
                         ),
-                        t.execution_timeout
-                            .map(format_duration)
-                            .unwrap_or_else(|| "-".into()),
+                        t.execution_timeout.map(format_duration).unwrap_or_else(|| "-".into()),
                         t.upstream
                             .iter()
                             .map(|&i| dag.tasks[i].task_id.as_str())
@@ -319,14 +411,7 @@ fn show(dag: &Dag, output: ShowFormat) -> Result<()> {
                 })
                 .collect();
             print_table(
-                &[
-                    "TASK",
-                    "OPERATOR",
-                    "TRIGGER_RULE",
-                    "RETRIES",
-                    "TIMEOUT",
-                    "DEPENDS_ON",
-                ],
+                &["TASK", "OPERATOR", "TRIGGER_RULE", "RETRIES", "TIMEOUT", "DEPENDS_ON"],
                 &rows,
             );
             println!();
@@ -349,17 +434,12 @@ fn plan(dag: &Dag, start: &str, end: &str, output: Format) -> Result<()> {
     let start_ts = parse_instant(start, tz)
         .map_err(anyhow::Error::msg)
         .context("--start")?;
-    let end_ts = parse_instant(end, tz)
-        .map_err(anyhow::Error::msg)
-        .context("--end")?;
+    let end_ts = parse_instant(end, tz).map_err(anyhow::Error::msg).context("--end")?;
     if end_ts < start_ts {
         bail!("--end ({end}) is before --start ({start})");
     }
     if dag.schedule().is_manual() {
-        eprintln!(
-            "note: DAG `{}` has no schedule, so no runs are planned",
-            dag.dag_id
-        );
+        eprintln!("note: DAG `{}` has no schedule, so no runs are planned", dag.dag_id);
     }
     let runs = dag.plan(start_ts, end_ts);
     match output {

@@ -1,1 +1,6 @@
 pub mod dags;
+pub mod db;
+pub mod runs;
+pub mod serve;
+pub mod tasks;
+mod testing;

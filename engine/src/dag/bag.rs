@@ -68,10 +68,7 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<Diagnostic>) {
         }
         if path.is_dir() {
             walk(&path, files, errors);
-        } else if matches!(
-            path.extension().and_then(|e| e.to_str()),
-            Some("yaml" | "yml")
-        ) {
+        } else if matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")) {
             files.push(path);
         }
     }
@@ -104,17 +101,11 @@ pub fn load_paths(paths: &[PathBuf], registry: &Registry) -> DagBag {
                         None => first.file.display().to_string(),
                     };
                     let span = dag_id_span(&dag.source);
-                    bag.errors
-                        .entry(file.clone())
-                        .or_default()
-                        .push(Diagnostic {
-                            file,
-                            span,
-                            message: format!(
-                                "duplicate dag_id `{}`: already defined in {place}",
-                                dag.dag_id
-                            ),
-                        });
+                    bag.errors.entry(file.clone()).or_default().push(Diagnostic {
+                        file,
+                        span,
+                        message: format!("duplicate dag_id `{}`: already defined in {place}", dag.dag_id),
+                    });
                 } else {
                     bag.dags.insert(dag.dag_id.clone(), Arc::new(dag));
                 }
@@ -143,10 +134,7 @@ fn load_files(files: &[PathBuf], registry: &Registry) -> Vec<Result<Dag, Vec<Dia
             Err(e) => Err(vec![Diagnostic {
                 file: f.clone(),
                 span: None,
-                message: format!(
-                    "not valid UTF-8 text (byte {})",
-                    e.utf8_error().valid_up_to()
-                ),
+                message: format!("not valid UTF-8 text (byte {})", e.utf8_error().valid_up_to()),
             }]),
         },
         Err(e) => Err(vec![Diagnostic {

@@ -17,19 +17,14 @@ pub struct FieldReader<'p> {
 impl FieldReader<'_> {
     pub fn fail(&mut self, node: &Node, field: &str, msg: impl std::fmt::Display) {
         let ctx = &self.context;
-        self.problems
-            .add(node.span, format!("{ctx}`{field}`: {msg}"));
+        self.problems.add(node.span, format!("{ctx}`{field}`: {msg}"));
     }
 
     pub fn string(&mut self, node: &Node, field: &str) -> Option<String> {
         match &node.value {
             Value::Str(s) => Some(s.clone()),
             _ => {
-                self.fail(
-                    node,
-                    field,
-                    format_args!("expected text, found {}", node.describe()),
-                );
+                self.fail(node, field, format_args!("expected text, found {}", node.describe()));
                 None
             }
         }
@@ -74,11 +69,7 @@ impl FieldReader<'_> {
         match &node.value {
             Value::Int(i) if *i >= i64::from(min) && *i <= i64::from(u32::MAX) => Some(*i as u32),
             Value::Int(i) => {
-                self.fail(
-                    node,
-                    field,
-                    format_args!("must be at least {min}, found {i}"),
-                );
+                self.fail(node, field, format_args!("must be at least {min}, found {i}"));
                 None
             }
             _ => {
@@ -123,11 +114,7 @@ impl FieldReader<'_> {
                 .filter_map(|n| match &n.value {
                     Value::Str(s) => Some((s.as_str(), n)),
                     _ => {
-                        self.fail(
-                            n,
-                            field,
-                            format_args!("expected text, found {}", n.describe()),
-                        );
+                        self.fail(n, field, format_args!("expected text, found {}", n.describe()));
                         None
                     }
                 })
@@ -156,9 +143,7 @@ pub fn check_id(id: &str) -> Result<(), String> {
         .chars()
         .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')))
     {
-        return Err(format!(
-            "contains {bad:?}; use only letters, digits, `_`, `.` and `-`"
-        ));
+        return Err(format!("contains {bad:?}; use only letters, digits, `_`, `.` and `-`"));
     }
     Ok(())
 }

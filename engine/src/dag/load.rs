@@ -70,10 +70,7 @@ fn unknown_field(field: &str, known: &[&str]) -> String {
         Some((_, ours)) if known.contains(ours) => format!("; Updraft calls it `{ours}`"),
         _ => did_you_mean(field, known.iter().copied()),
     };
-    format!(
-        "unknown field `{field}`{hint}; expected one of: {}",
-        known.join(", ")
-    )
+    format!("unknown field `{field}`{hint}; expected one of: {}", known.join(", "))
 }
 
 /// Parses and validates one DAG file's text. `path` names the file in
@@ -95,13 +92,7 @@ pub fn load_dag(path: &Path, source: &str, registry: &Registry) -> Result<Dag, V
     }
 }
 
-fn build(
-    path: &Path,
-    source: &str,
-    root: &Node,
-    registry: &Registry,
-    problems: &mut Problems,
-) -> Option<Dag> {
+fn build(path: &Path, source: &str, root: &Node, registry: &Registry, problems: &mut Problems) -> Option<Dag> {
     let entries = match &root.value {
         Value::Map(entries) => entries,
         Value::Null => {
@@ -109,7 +100,13 @@ fn build(
             return None;
         }
         _ => {
-            problems.add(root.span, format!("a DAG file must be a mapping of fields (dag_id, schedule, tasks, ...), found {}", root.describe()));
+            problems.add(
+                root.span,
+                format!(
+                    "a DAG file must be a mapping of fields (dag_id, schedule, tasks, ...), found {}",
+                    root.describe()
+                ),
+            );
             return None;
         }
     };
@@ -122,10 +119,7 @@ fn build(
             ),
         );
     }
-    for e in entries
-        .iter()
-        .filter(|e| !DAG_FIELDS.contains(&e.key.as_str()))
-    {
+    for e in entries.iter().filter(|e| !DAG_FIELDS.contains(&e.key.as_str())) {
         problems.add(e.key_span, unknown_field(&e.key, DAG_FIELDS));
     }
     let mut r = FieldReader {
@@ -166,31 +160,24 @@ fn build(
         Some(n) => r.string(n, "timezone"),
         None => Some("UTC".to_string()),
     };
-    let tz = timezone_name
-        .as_deref()
-        .and_then(|name| match parse_timezone(name) {
-            Ok(tz) => Some(tz),
-            Err(e) => {
-                r.fail(
-                    get("timezone").expect("only a written name can fail"),
-                    "timezone",
-                    e,
-                );
-                None
-            }
-        });
+    let tz = timezone_name.as_deref().and_then(|name| match parse_timezone(name) {
+        Ok(tz) => Some(tz),
+        Err(e) => {
+            r.fail(get("timezone").expect("only a written name can fail"), "timezone", e);
+            None
+        }
+    });
     let schedule = match get("schedule") {
         None => Some(Schedule::Manual),
-        Some(n) => {
-            r.opt_string(n, "schedule")
-                .and_then(|text| match Schedule::parse(text.as_deref()) {
-                    Ok(s) => Some(s),
-                    Err(e) => {
-                        r.fail(n, "schedule", e);
-                        None
-                    }
-                })
-        }
+        Some(n) => r
+            .opt_string(n, "schedule")
+            .and_then(|text| match Schedule::parse(text.as_deref()) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    r.fail(n, "schedule", e);
+                    None
+                }
+            }),
     };
     let tz_for_dates = tz.clone().unwrap_or(TimeZone::UTC);
     let date = |r: &mut FieldReader, field: &str| -> Option<Option<jiff::Timestamp>> {
@@ -222,27 +209,19 @@ fn build(
     if let (Some(Some(s)), Some(Some(e))) = (start_date, end_date)
         && e < s
     {
-        r.fail(
-            get("end_date").expect("parsed"),
-            "end_date",
-            "is before `start_date`",
-        );
+        r.fail(get("end_date").expect("parsed"), "end_date", "is before `start_date`");
     }
     if let (Some(sched), Some(None)) = (&schedule, start_date)
         && !sched.is_manual()
     {
         r.problems.add(
             get("schedule").map(|n| n.span),
-            format!(
-                "`start_date` is required with a schedule (`{sched}`): runs are planned from it"
-            ),
+            format!("`start_date` is required with a schedule (`{sched}`): runs are planned from it"),
         );
     }
     let catchup = get("catchup").map_or(Some(false), |n| r.boolean(n, "catchup"));
-    let max_active_runs =
-        get("max_active_runs").map_or(Some(16), |n| r.count(n, "max_active_runs", 1));
-    let max_active_tasks =
-        get("max_active_tasks").map_or(Some(16), |n| r.count(n, "max_active_tasks", 1));
+    let max_active_runs = get("max_active_runs").map_or(Some(16), |n| r.count(n, "max_active_runs", 1));
+    let max_active_tasks = get("max_active_tasks").map_or(Some(16), |n| r.count(n, "max_active_tasks", 1));
     let tags: Vec<String> = get("tags")
         .map(|n| {
             r.string_list(n, "tags")
@@ -260,10 +239,7 @@ fn build(
                 r.fail(
                     n,
                     "params",
-                    format_args!(
-                        "expected a mapping of names to values, found {}",
-                        n.describe()
-                    ),
+                    format_args!("expected a mapping of names to values, found {}", n.describe()),
                 );
                 None
             }
@@ -298,10 +274,7 @@ fn build(
             r.fail(
                 n,
                 "tasks",
-                format_args!(
-                    "expected a mapping of task ids to tasks, found {}",
-                    n.describe()
-                ),
+                format_args!("expected a mapping of task ids to tasks, found {}", n.describe()),
             );
             None
         }
@@ -355,10 +328,7 @@ fn read_defaults(node: &Node, r: &mut FieldReader) -> Option<Defaults> {
     {
         r.problems.add(
             e.key_span,
-            format!(
-                "`default_args`: {}",
-                unknown_field(&e.key, DEFAULT_ARGS_FIELDS)
-            ),
+            format!("`default_args`: {}", unknown_field(&e.key, DEFAULT_ARGS_FIELDS)),
         );
     }
     let saved = std::mem::replace(&mut r.context, "`default_args`: ".into());
@@ -421,10 +391,7 @@ fn read_tasks(
     }
     // Later duplicates are reported above and otherwise ignored.
     let mut seen = std::collections::HashSet::new();
-    let entries: Vec<&Entry> = entries
-        .iter()
-        .filter(|e| seen.insert(e.key.as_str()))
-        .collect();
+    let entries: Vec<&Entry> = entries.iter().filter(|e| seen.insert(e.key.as_str())).collect();
     let ids: Vec<&str> = entries.iter().map(|e| e.key.as_str()).collect();
     let mut tasks = Vec::with_capacity(entries.len());
     let mut upstream_of = Vec::with_capacity(entries.len());
@@ -507,10 +474,7 @@ fn read_task(
                 None => r.fail(
                     item,
                     "depends_on",
-                    format_args!(
-                        "unknown task `{name}`{}",
-                        did_you_mean(name, ids.iter().copied())
-                    ),
+                    format_args!("unknown task `{name}`{}", did_you_mean(name, ids.iter().copied())),
                 ),
             }
             if name == e.key {
@@ -582,23 +546,14 @@ fn read_task(
 
 /// Every templated string must compile and read only names the context has;
 /// `outputs.X` must name an upstream task.
-fn check_templates(
-    task: &Task,
-    index: usize,
-    ids: &[&str],
-    graph: &DagGraph,
-    problems: &mut Problems,
-) {
+fn check_templates(task: &Task, index: usize, ids: &[&str], graph: &DagGraph, problems: &mut Problems) {
     let Some(fields) = task.config.as_map() else {
         return;
     };
     let ancestors = graph.ancestors(index);
     for f in fields {
         let mut report = |span: Span, msg: String| {
-            problems.add(
-                span,
-                format!("task `{}`, field `{}`: {msg}", task.task_id, f.key),
-            );
+            problems.add(span, format!("task `{}`, field `{}`: {msg}", task.task_id, f.key));
         };
         f.value.for_each_str(&mut |s, span| {
             if !template::is_template(s) {

@@ -123,8 +123,7 @@ impl Dag {
 
     /// The first run the scheduler would create given no earlier runs.
     pub fn next_run(&self, now: Timestamp) -> Option<DagRunInfo> {
-        self.timetable
-            .next_dagrun_info(None, &self.restriction(), now)
+        self.timetable.next_dagrun_info(None, &self.restriction(), now)
     }
 
     /// The runs whose logical date lies in `[start, end]`, clamped to

@@ -31,10 +31,7 @@ const ALL: &[(TriggerRule, &str)] = &[
     (TriggerRule::OneFailed, "one_failed"),
     (TriggerRule::OneDone, "one_done"),
     (TriggerRule::NoneFailed, "none_failed"),
-    (
-        TriggerRule::NoneFailedMinOneSuccess,
-        "none_failed_min_one_success",
-    ),
+    (TriggerRule::NoneFailedMinOneSuccess, "none_failed_min_one_success"),
     (TriggerRule::NoneSkipped, "none_skipped"),
     (TriggerRule::Always, "always"),
 ];
@@ -58,16 +55,13 @@ impl FromStr for TriggerRule {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, String> {
-        ALL.iter()
-            .find(|(_, n)| *n == s)
-            .map(|(r, _)| *r)
-            .ok_or_else(|| {
-                let names: Vec<&str> = ALL.iter().map(|(_, n)| *n).collect();
-                format!(
-                    "unknown trigger rule `{s}`{}; expected one of: {}",
-                    did_you_mean(s, names.iter().copied()),
-                    names.join(", ")
-                )
-            })
+        ALL.iter().find(|(_, n)| *n == s).map(|(r, _)| *r).ok_or_else(|| {
+            let names: Vec<&str> = ALL.iter().map(|(_, n)| *n).collect();
+            format!(
+                "unknown trigger rule `{s}`{}; expected one of: {}",
+                did_you_mean(s, names.iter().copied()),
+                names.join(", ")
+            )
+        })
     }
 }

@@ -32,10 +32,7 @@ impl DagCache {
 
     /// Remembers a DAG just loaded from its file as `version_id`.
     pub fn insert(&self, version_id: i64, dag: Arc<Dag>) {
-        self.versions
-            .lock()
-            .expect("cache lock")
-            .insert(version_id, dag);
+        self.versions.lock().expect("cache lock").insert(version_id, dag);
     }
 
     /// The DAG of a stored version, parsed once.
@@ -44,16 +41,10 @@ impl DagCache {
             return Ok(d.clone());
         }
         let (dag_id, file, source) = self.store.dag_version(version_id).await?;
-        let dag = load_dag(Path::new(&file), &source, &self.registry).map_err(|diags| {
-            RuntimeError::BadVersion {
-                version_id,
-                dag_id,
-                message: diags
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            }
+        let dag = load_dag(Path::new(&file), &source, &self.registry).map_err(|diags| RuntimeError::BadVersion {
+            version_id,
+            dag_id,
+            message: diags.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "),
         })?;
         let dag = Arc::new(dag);
         self.insert(version_id, dag.clone());

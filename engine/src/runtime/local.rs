@@ -8,9 +8,7 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::{
-    DagCache, DagProcessor, RuntimeError, Scheduler, Signals, Timing, Worker, WorkerConfig,
-};
+use super::{DagCache, DagProcessor, RuntimeError, Scheduler, Signals, Timing, Worker, WorkerConfig};
 use crate::operator::Registry;
 use crate::store::Store;
 
@@ -40,11 +38,7 @@ pub struct Local {
 
 impl Local {
     /// Loads the DAGs once (so errors show at once), then starts the loops.
-    pub async fn start(
-        store: Store,
-        registry: Registry,
-        opts: LocalOptions,
-    ) -> Result<Local, RuntimeError> {
+    pub async fn start(store: Store, registry: Registry, opts: LocalOptions) -> Result<Local, RuntimeError> {
         let cache = Arc::new(DagCache::new(store.clone(), registry));
         let processor = Arc::new(DagProcessor::new(
             opts.dags_folder.clone(),

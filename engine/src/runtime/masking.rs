@@ -35,10 +35,7 @@ pub struct Masker {
 }
 
 impl Masker {
-    pub fn new(
-        connections: &BTreeMap<String, Connection>,
-        variables: &BTreeMap<String, String>,
-    ) -> Self {
+    pub fn new(connections: &BTreeMap<String, Connection>, variables: &BTreeMap<String, String>) -> Self {
         let mut secrets: Vec<String> = Vec::new();
         for c in connections.values() {
             secrets.extend(c.password.iter().cloned());

@@ -45,12 +45,7 @@ pub struct DagProcessor {
 }
 
 impl DagProcessor {
-    pub fn new(
-        folder: PathBuf,
-        store: Store,
-        cache: Arc<DagCache>,
-        paused_at_creation: bool,
-    ) -> Self {
+    pub fn new(folder: PathBuf, store: Store, cache: Arc<DagCache>, paused_at_creation: bool) -> Self {
         DagProcessor {
             folder,
             store,
@@ -117,12 +112,7 @@ impl DagProcessor {
         let errors: Vec<(String, Vec<String>)> = bag
             .errors
             .iter()
-            .map(|(f, d)| {
-                (
-                    f.display().to_string(),
-                    d.iter().map(ToString::to_string).collect(),
-                )
-            })
+            .map(|(f, d)| (f.display().to_string(), d.iter().map(ToString::to_string).collect()))
             .collect();
         self.store.set_import_errors(&errors).await?;
         let report = ProcessorReport {
@@ -138,12 +128,7 @@ impl DagProcessor {
 
     /// Refreshes every `interval` until `shutdown`; `on_change` is called
     /// after each reload that changed something.
-    pub async fn run(
-        &self,
-        interval: Duration,
-        shutdown: CancellationToken,
-        on_change: impl Fn(&ProcessorReport),
-    ) {
+    pub async fn run(&self, interval: Duration, shutdown: CancellationToken, on_change: impl Fn(&ProcessorReport)) {
         loop {
             match self.refresh(false).await {
                 Ok(r) if r.changed => on_change(&r),

@@ -60,9 +60,7 @@ impl Scheduler {
         let mut last_reap = Timestamp::UNIX_EPOCH;
         loop {
             let now = Timestamp::now();
-            if now.duration_since(last_reap)
-                >= SignedDuration::try_from(self.timing.heartbeat).unwrap_or_default()
-            {
+            if now.duration_since(last_reap) >= SignedDuration::try_from(self.timing.heartbeat).unwrap_or_default() {
                 if let Err(e) = self.reap(now).await {
                     tracing::error!(error = %e, "reaping lost tasks failed");
                 }
@@ -106,25 +104,18 @@ impl Scheduler {
     /// One pass; returns what it did and how long it may sleep.
     pub async fn pass(&self, now: Timestamp) -> Result<(PassReport, Duration), RuntimeError> {
         let mut report = PassReport::default();
-        let mut wake =
-            now + SignedDuration::try_from(self.timing.scheduler_tick).unwrap_or_default();
+        let mut wake = now + SignedDuration::try_from(self.timing.scheduler_tick).unwrap_or_default();
         self.create_due_runs(now, &mut report, &mut wake).await?;
         self.start_queued_runs().await?;
         for run in self.store.runs_in_states(&[RunState::Running]).await? {
             let dag = self.cache.get(run.version_id).await?;
-            self.advance(&dag, &run, now, &mut report, &mut wake)
-                .await?;
+            self.advance(&dag, &run, now, &mut report, &mut wake).await?;
         }
         if report.tasks_queued > 0 {
             self.signals.workers.notify_waiters();
         }
-        let sleep = wake
-            .duration_since(Timestamp::now())
-            .max(SignedDuration::ZERO);
-        Ok((
-            report,
-            Duration::try_from(sleep).unwrap_or(self.timing.scheduler_tick),
-        ))
+        let sleep = wake.duration_since(Timestamp::now()).max(SignedDuration::ZERO);
+        Ok((report, Duration::try_from(sleep).unwrap_or(self.timing.scheduler_tick)))
     }
 
     async fn create_due_runs(
@@ -163,10 +154,7 @@ impl Scheduler {
                     (Some(a), Some(b)) => Some(if a.start >= b.start { a } else { b }),
                     (a, b) => a.or(b),
                 };
-                let Some(info) = dag
-                    .timetable
-                    .next_dagrun_info(last, &dag.restriction(), now)
-                else {
+                let Some(info) = dag.timetable.next_dagrun_info(last, &dag.restriction(), now) else {
                     break;
                 };
                 if info.run_after > now {
@@ -215,10 +203,7 @@ impl Scheduler {
         let mut running: BTreeMap<String, i64> = BTreeMap::new();
         for run in &queued {
             if !running.contains_key(&run.dag_id) {
-                let n = self
-                    .store
-                    .count_runs(&run.dag_id, &[RunState::Running])
-                    .await?;
+                let n = self.store.count_runs(&run.dag_id, &[RunState::Running]).await?;
                 running.insert(run.dag_id.clone(), n);
             }
             let dag = self.cache.get(run.version_id).await?;
@@ -242,11 +227,7 @@ impl Scheduler {
         wake: &mut Timestamp,
     ) -> Result<(), RuntimeError> {
         let tis = self.store.task_instances(run.id).await?;
-        let by_task: HashMap<&str, usize> = tis
-            .iter()
-            .enumerate()
-            .map(|(i, t)| (t.task_id.as_str(), i))
-            .collect();
+        let by_task: HashMap<&str, usize> = tis.iter().enumerate().map(|(i, t)| (t.task_id.as_str(), i)).collect();
         let index: Vec<Option<usize>> = dag
             .tasks
             .iter()
@@ -261,8 +242,7 @@ impl Scheduler {
             .filter(|s| matches!(s, TaskState::Queued | TaskState::Running))
             .count();
         let limit = dag.max_active_tasks as usize;
-        let (mut queue, mut skip, mut upstream_failed, mut retry) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut queue, mut skip, mut upstream_failed, mut retry) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for i in dag.graph.topological_order() {
             let Some(ti) = index[i].map(|k| &tis[k]) else {
                 continue;
@@ -304,11 +284,7 @@ impl Scheduler {
             .transition_tasks(&skip, &[TaskState::None], TaskState::Skipped)
             .await?;
         self.store
-            .transition_tasks(
-                &upstream_failed,
-                &[TaskState::None],
-                TaskState::UpstreamFailed,
-            )
+            .transition_tasks(&upstream_failed, &[TaskState::None], TaskState::UpstreamFailed)
             .await?;
         report.tasks_queued += self
             .store

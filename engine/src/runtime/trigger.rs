@@ -100,11 +100,7 @@ pub fn decide(rule: TriggerRule, up: Upstream) -> Decision {
             if up.success > 0 {
                 Run
             } else if up.all_done() {
-                if up.any_failed() {
-                    UpstreamFailed
-                } else {
-                    Skip
-                }
+                if up.any_failed() { UpstreamFailed } else { Skip }
             } else {
                 Wait
             }
@@ -169,13 +165,7 @@ mod tests {
 
     #[test]
     fn no_upstream_runs() {
-        for rule in [
-            "all_success",
-            "all_failed",
-            "one_success",
-            "none_skipped",
-            "always",
-        ] {
+        for rule in ["all_success", "all_failed", "one_success", "none_skipped", "always"] {
             assert_eq!(d(rule, &[]), Run, "{rule}");
         }
     }
@@ -185,10 +175,7 @@ mod tests {
         assert_eq!(d("all_success", &[S::Success, S::Success]), Run);
         assert_eq!(d("all_success", &[S::Success, S::Running]), Wait);
         assert_eq!(d("all_success", &[S::Failed, S::Running]), UpstreamFailed);
-        assert_eq!(
-            d("all_success", &[S::UpstreamFailed, S::Success]),
-            UpstreamFailed
-        );
+        assert_eq!(d("all_success", &[S::UpstreamFailed, S::Success]), UpstreamFailed);
         assert_eq!(d("all_success", &[S::Skipped, S::Success]), Skip);
         assert_eq!(d("all_success", &[S::UpForRetry, S::Success]), Wait);
     }
@@ -224,19 +211,10 @@ mod tests {
         assert_eq!(d("none_failed", &[S::Success, S::Skipped]), Run);
         assert_eq!(d("none_failed", &[S::Skipped, S::Skipped]), Run);
         assert_eq!(d("none_failed", &[S::Failed, S::Running]), UpstreamFailed);
+        assert_eq!(d("none_failed_min_one_success", &[S::Success, S::Skipped]), Run);
+        assert_eq!(d("none_failed_min_one_success", &[S::Skipped, S::Skipped]), Skip);
         assert_eq!(
-            d("none_failed_min_one_success", &[S::Success, S::Skipped]),
-            Run
-        );
-        assert_eq!(
-            d("none_failed_min_one_success", &[S::Skipped, S::Skipped]),
-            Skip
-        );
-        assert_eq!(
-            d(
-                "none_failed_min_one_success",
-                &[S::UpstreamFailed, S::Success]
-            ),
+            d("none_failed_min_one_success", &[S::UpstreamFailed, S::Success]),
             UpstreamFailed
         );
         assert_eq!(d("none_skipped", &[S::Success, S::Failed]), Run);

@@ -32,11 +32,7 @@ impl WorkerConfig {
     pub fn new(slots: u32) -> Self {
         let host = hostname();
         WorkerConfig {
-            worker_id: format!(
-                "{host}-{}-{}",
-                std::process::id(),
-                Timestamp::now().as_millisecond()
-            ),
+            worker_id: format!("{host}-{}-{}", std::process::id(), Timestamp::now().as_millisecond()),
             slots: slots.max(1),
             drain_grace: Duration::from_secs(30),
             cancel_grace: Duration::from_secs(15),
@@ -66,13 +62,7 @@ enum Ending {
 }
 
 impl Worker {
-    pub fn new(
-        store: Store,
-        cache: Arc<DagCache>,
-        signals: Signals,
-        timing: Timing,
-        config: WorkerConfig,
-    ) -> Self {
+    pub fn new(store: Store, cache: Arc<DagCache>, signals: Signals, timing: Timing, config: WorkerConfig) -> Self {
         Worker {
             store,
             cache,
@@ -87,10 +77,7 @@ impl Worker {
     }
 
     /// Works until `shutdown`, then drains.
-    pub async fn run(
-        self: Arc<Self>,
-        shutdown: CancellationToken,
-    ) -> Result<(), crate::store::StoreError> {
+    pub async fn run(self: Arc<Self>, shutdown: CancellationToken) -> Result<(), crate::store::StoreError> {
         let now = Timestamp::now();
         self.store
             .register_worker(&WorkerInfo {
@@ -180,10 +167,7 @@ impl Worker {
             Err(e) => {
                 // The store is unreachable: give the try back for later.
                 tracing::error!(error = %e, "reading connections and variables failed");
-                let _ = self
-                    .store
-                    .release_tasks(&self.config.worker_id, &[ti.id])
-                    .await;
+                let _ = self.store.release_tasks(&self.config.worker_id, &[ti.id]).await;
                 return;
             }
         };
@@ -196,11 +180,7 @@ impl Worker {
         );
         match ending {
             Ending::Release => {
-                if let Err(e) = self
-                    .store
-                    .release_tasks(&self.config.worker_id, &[ti.id])
-                    .await
-                {
+                if let Err(e) = self.store.release_tasks(&self.config.worker_id, &[ti.id]).await {
                     tracing::error!(error = %e, "handing a task back failed");
                 }
             }
@@ -342,10 +322,7 @@ impl Worker {
             Err(TaskError::Fatal(msg)) => {
                 let error = masker.mask(&msg);
                 system(format!("failed (not retried): {error}"));
-                Ending::Report(TryOutcome::Failed {
-                    error,
-                    retry_at: None,
-                })
+                Ending::Report(TryOutcome::Failed { error, retry_at: None })
             }
         }
     }
@@ -364,8 +341,7 @@ impl Worker {
                 .iter()
                 .map(|(at, s, l)| (*at, stream_name(*s), masker.mask(l)))
                 .collect();
-            let refs: Vec<(Timestamp, &str, &str)> =
-                lines.iter().map(|(a, s, l)| (*a, *s, l.as_str())).collect();
+            let refs: Vec<(Timestamp, &str, &str)> = lines.iter().map(|(a, s, l)| (*a, *s, l.as_str())).collect();
             if let Err(e) = self.store.append_logs(ti_id, try_number, &refs).await {
                 tracing::error!(error = %e, "storing log lines failed");
             }

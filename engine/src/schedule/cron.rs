@@ -66,10 +66,7 @@ impl CronDateTime for Wall {
     }
 
     fn checked_add_seconds(&self, seconds: i64) -> Option<Self> {
-        self.0
-            .checked_add(SignedDuration::from_secs(seconds))
-            .ok()
-            .map(Wall)
+        self.0.checked_add(SignedDuration::from_secs(seconds)).ok().map(Wall)
     }
 
     fn cmp_instant(&self, other: &Self) -> Ordering {
@@ -121,10 +118,7 @@ impl CronExpr {
 
     /// The first fire time strictly after `dt` (wall clock).
     pub fn next_after(&self, dt: civil::DateTime) -> Option<civil::DateTime> {
-        self.cron
-            .find_next_occurrence(&Wall(dt), false)
-            .ok()
-            .map(|w| w.0)
+        self.cron.find_next_occurrence(&Wall(dt), false).ok().map(|w| w.0)
     }
 
     /// The last fire time strictly before `dt` (wall clock).
@@ -141,10 +135,7 @@ impl CronExpr {
         } else {
             dt
         };
-        self.cron
-            .find_previous_occurrence(&Wall(base), false)
-            .ok()
-            .map(|w| w.0)
+        self.cron.find_previous_occurrence(&Wall(base), false).ok().map(|w| w.0)
     }
 }
 
@@ -204,9 +195,9 @@ fn check_bounds(expr: &str) -> Result<(), String> {
 
 fn describe(e: &CronError) -> String {
     match e {
-        CronError::InvalidPattern(m)
-        | CronError::ComponentError(m)
-        | CronError::IllegalCharacters(m) => m.trim_end_matches('.').to_string(),
+        CronError::InvalidPattern(m) | CronError::ComponentError(m) | CronError::IllegalCharacters(m) => {
+            m.trim_end_matches('.').to_string()
+        }
         other => other.to_string(),
     }
 }
@@ -233,17 +224,9 @@ mod tests {
     #[test]
     fn strictly_after_and_before() {
         let c = CronExpr::parse("0 2 * * *").unwrap();
-        assert_eq!(
-            c.next_after(at(2024, 1, 1, 2, 0)).unwrap(),
-            at(2024, 1, 2, 2, 0)
-        );
-        assert_eq!(
-            c.prev_before(at(2024, 1, 2, 2, 0)).unwrap(),
-            at(2024, 1, 1, 2, 0)
-        );
-        let frac = at(2024, 1, 2, 2, 0)
-            .checked_add(500.milliseconds())
-            .unwrap();
+        assert_eq!(c.next_after(at(2024, 1, 1, 2, 0)).unwrap(), at(2024, 1, 2, 2, 0));
+        assert_eq!(c.prev_before(at(2024, 1, 2, 2, 0)).unwrap(), at(2024, 1, 1, 2, 0));
+        let frac = at(2024, 1, 2, 2, 0).checked_add(500.milliseconds()).unwrap();
         assert_eq!(c.prev_before(frac).unwrap(), at(2024, 1, 2, 2, 0));
         assert_eq!(c.next_after(frac).unwrap(), at(2024, 1, 3, 2, 0));
     }
@@ -252,11 +235,7 @@ mod tests {
     fn month_ends_and_leap_days() {
         assert_eq!(
             nexts("0 0 31 * *", at(2024, 1, 31, 0, 0), 3),
-            [
-                "2024-03-31T00:00:00",
-                "2024-05-31T00:00:00",
-                "2024-07-31T00:00:00"
-            ]
+            ["2024-03-31T00:00:00", "2024-05-31T00:00:00", "2024-07-31T00:00:00"]
         );
         assert_eq!(
             nexts("0 0 29 2 *", at(2024, 3, 1, 0, 0), 2),
@@ -264,11 +243,7 @@ mod tests {
         );
         assert_eq!(
             nexts("0 0 L * *", at(2024, 1, 15, 0, 0), 3),
-            [
-                "2024-01-31T00:00:00",
-                "2024-02-29T00:00:00",
-                "2024-03-31T00:00:00"
-            ]
+            ["2024-01-31T00:00:00", "2024-02-29T00:00:00", "2024-03-31T00:00:00"]
         );
     }
 
@@ -277,11 +252,7 @@ mod tests {
         // 2024-01-01 is a Monday.
         assert_eq!(
             nexts("30 9 * * 1,3,5", at(2024, 1, 1, 10, 0), 3),
-            [
-                "2024-01-03T09:30:00",
-                "2024-01-05T09:30:00",
-                "2024-01-08T09:30:00"
-            ]
+            ["2024-01-03T09:30:00", "2024-01-05T09:30:00", "2024-01-08T09:30:00"]
         );
         assert_eq!(
             nexts("0 0 * * MON-FRI", at(2024, 1, 5, 1, 0), 2),
@@ -289,16 +260,9 @@ mod tests {
         );
         assert_eq!(
             nexts("*/20 8-9 * * *", at(2024, 1, 1, 9, 30), 3),
-            [
-                "2024-01-01T09:40:00",
-                "2024-01-02T08:00:00",
-                "2024-01-02T08:20:00"
-            ]
+            ["2024-01-01T09:40:00", "2024-01-02T08:00:00", "2024-01-02T08:20:00"]
         );
-        assert_eq!(
-            nexts("0 0 * * 7", at(2024, 1, 1, 0, 0), 1),
-            ["2024-01-07T00:00:00"]
-        );
+        assert_eq!(nexts("0 0 * * 7", at(2024, 1, 1, 0, 0), 1), ["2024-01-07T00:00:00"]);
         assert_eq!(
             nexts("0 0 1 */3 *", at(2024, 1, 1, 0, 0), 2),
             ["2024-04-01T00:00:00", "2024-07-01T00:00:00"]
@@ -308,10 +272,7 @@ mod tests {
             ["2024-01-01T00:05:00", "2024-01-01T00:20:00"]
         );
         // Second Friday of the month.
-        assert_eq!(
-            nexts("0 0 * * 5#2", at(2024, 1, 1, 0, 0), 1),
-            ["2024-01-12T00:00:00"]
-        );
+        assert_eq!(nexts("0 0 * * 5#2", at(2024, 1, 1, 0, 0), 1), ["2024-01-12T00:00:00"]);
     }
 
     #[test]
@@ -319,11 +280,7 @@ mod tests {
         // Both restricted: either matches (Vixie cron and croniter).
         assert_eq!(
             nexts("0 0 13 * 5", at(2024, 1, 1, 0, 0), 3),
-            [
-                "2024-01-05T00:00:00",
-                "2024-01-12T00:00:00",
-                "2024-01-13T00:00:00"
-            ]
+            ["2024-01-05T00:00:00", "2024-01-12T00:00:00", "2024-01-13T00:00:00"]
         );
     }
 
@@ -337,10 +294,7 @@ mod tests {
             "0 0-11,12-23 * * *",
             "0 0/1 * * *",
         ] {
-            assert!(
-                CronExpr::parse(every).unwrap().covers_every_hour(),
-                "{every}"
-            );
+            assert!(CronExpr::parse(every).unwrap().covers_every_hour(), "{every}");
         }
         for not in [
             "0 2 * * *",
@@ -356,21 +310,11 @@ mod tests {
     #[test]
     fn rejects_bad_expressions() {
         let e = CronExpr::parse("0 2 * *").unwrap_err();
-        assert!(
-            e.contains("expected 5 fields") && e.contains("found 4"),
-            "{e}"
-        );
-        assert!(
-            CronExpr::parse("0 0 2 * * *")
-                .unwrap_err()
-                .contains("found 6")
-        );
+        assert!(e.contains("expected 5 fields") && e.contains("found 4"), "{e}");
+        assert!(CronExpr::parse("0 0 2 * * *").unwrap_err().contains("found 6"));
         assert!(CronExpr::parse("61 * * * *").is_err());
         let e = CronExpr::parse("0 25 * * *").unwrap_err();
-        assert!(
-            e.ends_with("hour field `25`: 25 is out of range 0-23"),
-            "{e}"
-        );
+        assert!(e.ends_with("hour field `25`: 25 is out of range 0-23"), "{e}");
         assert!(
             CronExpr::parse("0 0 0 * *")
                 .unwrap_err()

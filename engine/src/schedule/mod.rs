@@ -103,10 +103,7 @@ mod tests {
     #[test]
     fn parses_presets_and_rejects_unknown_ones() {
         assert!(Schedule::parse(None).unwrap().is_manual());
-        assert!(matches!(
-            Schedule::parse(Some("@once")).unwrap(),
-            Schedule::Once
-        ));
+        assert!(matches!(Schedule::parse(Some("@once")).unwrap(), Schedule::Once));
         assert!(matches!(
             Schedule::parse(Some("@daily")).unwrap(),
             Schedule::Cron { .. }

@@ -104,10 +104,7 @@ impl Timetable {
                 if restriction.latest.is_some_and(|l| next_start > l) {
                     return None;
                 }
-                Some(DagRunInfo::interval(
-                    next_start,
-                    self.get_next(expr, next_start)?,
-                ))
+                Some(DagRunInfo::interval(next_start, self.get_next(expr, next_start)?))
             }
         }
     }
@@ -191,12 +188,7 @@ impl Timetable {
 
     /// Without catchup: the start of the latest complete interval before
     /// `now`, but not before the first schedule point at or after `earliest`.
-    fn skip_to_latest(
-        &self,
-        expr: &CronExpr,
-        earliest: Timestamp,
-        now: Timestamp,
-    ) -> Option<Timestamp> {
+    fn skip_to_latest(&self, expr: &CronExpr, earliest: Timestamp, now: Timestamp) -> Option<Timestamp> {
         let last_start = self.get_prev(expr, now)?;
         let next_start = self.get_next(expr, last_start)?;
         let new_start = if next_start == now {
@@ -224,9 +216,9 @@ impl Iterator for PlanIter<'_> {
             return None;
         }
         // `now` is irrelevant with catchup on.
-        let info =
-            self.timetable
-                .next_dagrun_info(self.last, &self.restriction, Timestamp::UNIX_EPOCH);
+        let info = self
+            .timetable
+            .next_dagrun_info(self.last, &self.restriction, Timestamp::UNIX_EPOCH);
         match info {
             Some(i) => {
                 self.last = Some(i.data_interval);

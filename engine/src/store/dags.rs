@@ -28,13 +28,7 @@ impl Store {
     /// Records a DAG's current source: returns the id of its version (an
     /// existing one when the text is unchanged). New DAGs start paused unless
     /// `paused_at_creation` is false.
-    pub async fn sync_dag(
-        &self,
-        dag_id: &str,
-        file: &str,
-        source: &str,
-        paused_at_creation: bool,
-    ) -> Result<i64> {
+    pub async fn sync_dag(&self, dag_id: &str, file: &str, source: &str, paused_at_creation: bool) -> Result<i64> {
         let hash = fingerprint(source);
         let now = now_us();
         let mut tx = self.write_tx().await?;
@@ -48,13 +42,12 @@ impl Store {
         .bind(now)
         .execute(&mut *tx)
         .await?;
-        let version_id: i64 =
-            sqlx::query("SELECT id FROM dag_versions WHERE dag_id = $1 AND hash = $2")
-                .bind(dag_id)
-                .bind(&hash)
-                .fetch_one(&mut *tx)
-                .await?
-                .try_get(0)?;
+        let version_id: i64 = sqlx::query("SELECT id FROM dag_versions WHERE dag_id = $1 AND hash = $2")
+            .bind(dag_id)
+            .bind(&hash)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get(0)?;
         sqlx::query(
             "INSERT INTO dags (dag_id, file, is_paused, version_id, updated_at) VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (dag_id) DO UPDATE SET file = excluded.file, version_id = excluded.version_id, updated_at = excluded.updated_at",
@@ -81,10 +74,9 @@ impl Store {
     }
 
     pub async fn list_dags(&self) -> Result<Vec<StoredDag>> {
-        let rows =
-            sqlx::query("SELECT dag_id, file, is_paused, version_id FROM dags ORDER BY dag_id")
-                .fetch_all(self.pool())
-                .await?;
+        let rows = sqlx::query("SELECT dag_id, file, is_paused, version_id FROM dags ORDER BY dag_id")
+            .fetch_all(self.pool())
+            .await?;
         rows.iter()
             .map(|r| {
                 Ok(StoredDag {
@@ -98,11 +90,7 @@ impl Store {
     }
 
     pub async fn get_dag(&self, dag_id: &str) -> Result<Option<StoredDag>> {
-        Ok(self
-            .list_dags()
-            .await?
-            .into_iter()
-            .find(|d| d.dag_id == dag_id))
+        Ok(self.list_dags().await?.into_iter().find(|d| d.dag_id == dag_id))
     }
 
     /// Pauses or unpauses; false when the store does not know the DAG.
@@ -118,9 +106,7 @@ impl Store {
     /// Replaces the recorded load errors with these (file -> diagnostics).
     pub async fn set_import_errors(&self, errors: &[(String, Vec<String>)]) -> Result<()> {
         let mut tx = self.write_tx().await?;
-        sqlx::query("DELETE FROM import_errors")
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query("DELETE FROM import_errors").execute(&mut *tx).await?;
         let now = now_us();
         for (file, lines) in errors {
             sqlx::query("INSERT INTO import_errors (file, errors, updated_at) VALUES ($1, $2, $3)")

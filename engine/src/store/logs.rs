@@ -7,15 +7,9 @@ use super::{LogLine, Result, Store, ts, us};
 
 impl Store {
     /// Appends lines (time, stream, text) to a try's log.
-    pub async fn append_logs(
-        &self,
-        ti_id: i64,
-        try_number: u32,
-        lines: &[(Timestamp, &str, &str)],
-    ) -> Result<()> {
+    pub async fn append_logs(&self, ti_id: i64, try_number: u32, lines: &[(Timestamp, &str, &str)]) -> Result<()> {
         for chunk in lines.chunks(200) {
-            let mut sql =
-                String::from("INSERT INTO task_logs (ti_id, try_number, at, stream, line) VALUES ");
+            let mut sql = String::from("INSERT INTO task_logs (ti_id, try_number, at, stream, line) VALUES ");
             for i in 0..chunk.len() {
                 let b = 3 + i * 3;
                 if i > 0 {
@@ -35,13 +29,7 @@ impl Store {
     }
 
     /// A try's log lines after `after_seq` (0 for the start), at most `limit`.
-    pub async fn read_logs(
-        &self,
-        ti_id: i64,
-        try_number: u32,
-        after_seq: i64,
-        limit: i64,
-    ) -> Result<Vec<LogLine>> {
+    pub async fn read_logs(&self, ti_id: i64, try_number: u32, after_seq: i64, limit: i64) -> Result<Vec<LogLine>> {
         let rows = sqlx::query(
             "SELECT id, at, stream, line FROM task_logs WHERE ti_id = $1 AND try_number = $2 AND id > $3 ORDER BY id LIMIT $4",
         )

@@ -67,17 +67,13 @@ async fn apply(store: &Store, conn: &mut sqlx::pool::PoolConnection<sqlx::Any>) 
             Dialect::Postgres => m.postgres,
         };
         let mut tx = sqlx::Acquire::begin(&mut **conn).await?;
-        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut *tx).await?;
+        sqlx::query("INSERT INTO _updraft_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
+            .bind(m.version)
+            .bind(m.name)
+            .bind(now_us())
             .execute(&mut *tx)
             .await?;
-        sqlx::query(
-            "INSERT INTO _updraft_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
-        )
-        .bind(m.version)
-        .bind(m.name)
-        .bind(now_us())
-        .execute(&mut *tx)
-        .await?;
         tx.commit().await?;
         count += 1;
     }

@@ -4,9 +4,7 @@ use jiff::Timestamp;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{
-    DagRun, NewRun, Result, RunState, RunType, Store, StoreError, TaskState, now_us, opt_ts, ts, us,
-};
+use super::{DagRun, NewRun, Result, RunState, RunType, Store, StoreError, TaskState, now_us, opt_ts, ts, us};
 
 const RUN_COLUMNS: &str = "id, dag_id, run_id, logical_date, data_interval_start, data_interval_end, run_type, state, conf, version_id, created_at, start_date, end_date";
 
@@ -23,8 +21,7 @@ pub(crate) fn run_from_row(r: &AnyRow) -> Result<DagRun> {
         data_interval_end: ts(r.try_get(5)?)?,
         run_type: run_type.parse().map_err(StoreError::Corrupt)?,
         state: state.parse().map_err(StoreError::Corrupt)?,
-        conf: serde_json::from_str(&conf)
-            .map_err(|e| StoreError::Corrupt(format!("run conf: {e}")))?,
+        conf: serde_json::from_str(&conf).map_err(|e| StoreError::Corrupt(format!("run conf: {e}")))?,
         version_id: r.try_get(9)?,
         created_at: ts(r.try_get(10)?)?,
         start_date: opt_ts(r.try_get(11)?)?,
@@ -60,9 +57,8 @@ impl Store {
         };
         let run = run_from_row(&row)?;
         for chunk in new.tasks.chunks(400) {
-            let mut sql = String::from(
-                "INSERT INTO task_instances (run_pk, dag_id, task_id, state, max_tries) VALUES ",
-            );
+            let mut sql =
+                String::from("INSERT INTO task_instances (run_pk, dag_id, task_id, state, max_tries) VALUES ");
             for i in 0..chunk.len() {
                 let b = i * 2;
                 if i > 0 {
@@ -70,9 +66,7 @@ impl Store {
                 }
                 sql.push_str(&format!("($1, $2, ${}, 'none', ${})", b + 3, b + 4));
             }
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(run.id)
-                .bind(&new.dag_id);
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(run.id).bind(&new.dag_id);
             for (task_id, max_tries) in chunk {
                 q = q.bind(task_id).bind(i64::from(*max_tries));
             }
@@ -102,8 +96,7 @@ impl Store {
     }
 
     pub async fn run_at(&self, dag_id: &str, logical_date: Timestamp) -> Result<Option<DagRun>> {
-        let sql =
-            format!("SELECT {RUN_COLUMNS} FROM dag_runs WHERE dag_id = $1 AND logical_date = $2");
+        let sql = format!("SELECT {RUN_COLUMNS} FROM dag_runs WHERE dag_id = $1 AND logical_date = $2");
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(dag_id)
             .bind(us(logical_date))
@@ -114,9 +107,7 @@ impl Store {
 
     /// A DAG's runs, newest logical date first.
     pub async fn list_runs(&self, dag_id: &str, limit: i64) -> Result<Vec<DagRun>> {
-        let sql = format!(
-            "SELECT {RUN_COLUMNS} FROM dag_runs WHERE dag_id = $1 ORDER BY logical_date DESC LIMIT $2"
-        );
+        let sql = format!("SELECT {RUN_COLUMNS} FROM dag_runs WHERE dag_id = $1 ORDER BY logical_date DESC LIMIT $2");
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(dag_id)
             .bind(limit)
@@ -132,26 +123,20 @@ impl Store {
             "SELECT {RUN_COLUMNS} FROM dag_runs WHERE state IN ({}) ORDER BY logical_date, id",
             list.join(", ")
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .fetch_all(self.pool())
-            .await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(self.pool()).await?;
         rows.iter().map(run_from_row).collect()
     }
 
     /// The data interval of the DAG's latest scheduled run, where catchup
     /// continues from.
-    pub async fn last_scheduled_interval(
-        &self,
-        dag_id: &str,
-    ) -> Result<Option<(Timestamp, Timestamp)>> {
+    pub async fn last_scheduled_interval(&self, dag_id: &str) -> Result<Option<(Timestamp, Timestamp)>> {
         let row = sqlx::query(
             "SELECT data_interval_start, data_interval_end FROM dag_runs WHERE dag_id = $1 AND run_type = 'scheduled' ORDER BY logical_date DESC LIMIT 1",
         )
         .bind(dag_id)
         .fetch_optional(self.pool())
         .await?;
-        row.map(|r| Ok((ts(r.try_get(0)?)?, ts(r.try_get(1)?)?)))
-            .transpose()
+        row.map(|r| Ok((ts(r.try_get(0)?)?, ts(r.try_get(1)?)?))).transpose()
     }
 
     /// How many of a DAG's runs are in one of these states.
@@ -170,7 +155,19 @@ impl Store {
 
     /// Moves a queued run to running.
     pub async fn start_run(&self, pk: i64) -> Result<bool> {
-        let done = sqlx::query("UPDATE dag_runs SET state = 'running', start_date = $1 WHERE id = $2 AND state = 'queued'")
+        let done =
+            sqlx::query("UPDATE dag_runs SET state = 'running', start_date = $1 WHERE id = $2 AND state = 'queued'")
+                .bind(now_us())
+                .bind(pk)
+                .execute(self.pool())
+                .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Ends a running run.
+    pub async fn finish_run(&self, pk: i64, state: RunState) -> Result<bool> {
+        let done = sqlx::query("UPDATE dag_runs SET state = $1, end_date = $2 WHERE id = $3 AND state = 'running'")
+            .bind(state.as_str())
             .bind(now_us())
             .bind(pk)
             .execute(self.pool())
@@ -178,28 +175,10 @@ impl Store {
         Ok(done.rows_affected() > 0)
     }
 
-    /// Ends a running run.
-    pub async fn finish_run(&self, pk: i64, state: RunState) -> Result<bool> {
-        let done = sqlx::query(
-            "UPDATE dag_runs SET state = $1, end_date = $2 WHERE id = $3 AND state = 'running'",
-        )
-        .bind(state.as_str())
-        .bind(now_us())
-        .bind(pk)
-        .execute(self.pool())
-        .await?;
-        Ok(done.rows_affected() > 0)
-    }
-
     /// Runs a finished run again, in place: its tasks go back to `none` with
     /// their tries allowed reset past the tries already used, the run to
     /// `queued`. (Backfill `--reprocess`, and clearing a whole run.)
-    pub async fn rerun(
-        &self,
-        pk: i64,
-        run_type: RunType,
-        max_tries: &[(String, u32)],
-    ) -> Result<bool> {
+    pub async fn rerun(&self, pk: i64, run_type: RunType, max_tries: &[(String, u32)]) -> Result<bool> {
         let mut tx = self.write_tx().await?;
         let done = sqlx::query(
             "UPDATE dag_runs SET state = 'queued', run_type = $1, start_date = NULL, end_date = NULL WHERE id = $2 AND state IN ('success', 'failed')",

@@ -44,9 +44,7 @@ impl Store {
                         host: r.try_get(2)?,
                         login: r.try_get(3)?,
                         password: r.try_get(4)?,
-                        port: r
-                            .try_get::<Option<i64>, _>(5)?
-                            .and_then(|p| u16::try_from(p).ok()),
+                        port: r.try_get::<Option<i64>, _>(5)?.and_then(|p| u16::try_from(p).ok()),
                         schema: r.try_get(6)?,
                         extra: extra.map(serde_json::Value::String),
                     },
@@ -64,11 +62,13 @@ impl Store {
     }
 
     pub async fn set_variable(&self, key: &str, value: &str) -> Result<()> {
-        sqlx::query("INSERT INTO variables (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
-            .bind(key)
-            .bind(value)
-            .execute(self.pool())
-            .await?;
+        sqlx::query(
+            "INSERT INTO variables (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(key)
+        .bind(value)
+        .execute(self.pool())
+        .await?;
         Ok(())
     }
 
@@ -76,9 +76,7 @@ impl Store {
         let rows = sqlx::query("SELECT key, value FROM variables ORDER BY key")
             .fetch_all(self.pool())
             .await?;
-        rows.iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-            .collect()
+        rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
     }
 
     pub async fn delete_variable(&self, key: &str) -> Result<bool> {

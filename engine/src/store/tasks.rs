@@ -8,10 +8,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::runs::run_from_row;
-use super::{
-    DagRun, Dialect, Result, Store, StoreError, TaskInstance, TaskState, TryOutcome, now_us,
-    opt_ts, us,
-};
+use super::{DagRun, Dialect, Result, Store, StoreError, TaskInstance, TaskState, TryOutcome, now_us, opt_ts, us};
 
 const TI_COLUMNS: &str = "id, run_pk, dag_id, task_id, state, try_number, max_tries, queued_at, start_date, end_date, worker_id, heartbeat, next_retry_at, output, error";
 
@@ -57,10 +54,7 @@ pub struct Reaped {
 }
 
 fn id_list(ids: &[i64]) -> String {
-    ids.iter()
-        .map(i64::to_string)
-        .collect::<Vec<_>>()
-        .join(", ")
+    ids.iter().map(i64::to_string).collect::<Vec<_>>().join(", ")
 }
 
 impl Store {
@@ -74,8 +68,7 @@ impl Store {
     }
 
     pub async fn task_instance(&self, run_pk: i64, task_id: &str) -> Result<Option<TaskInstance>> {
-        let sql =
-            format!("SELECT {TI_COLUMNS} FROM task_instances WHERE run_pk = $1 AND task_id = $2");
+        let sql = format!("SELECT {TI_COLUMNS} FROM task_instances WHERE run_pk = $1 AND task_id = $2");
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(run_pk)
             .bind(task_id)
@@ -87,12 +80,7 @@ impl Store {
     /// Moves task instances from one of `from` to `to` (the scheduler's
     /// transitions: queue, skip, upstream_failed). Returns how many moved;
     /// one that changed state meanwhile is left alone.
-    pub async fn transition_tasks(
-        &self,
-        ids: &[i64],
-        from: &[TaskState],
-        to: TaskState,
-    ) -> Result<u64> {
+    pub async fn transition_tasks(&self, ids: &[i64], from: &[TaskState], to: TaskState) -> Result<u64> {
         if ids.is_empty() {
             return Ok(0);
         }
@@ -164,9 +152,7 @@ impl Store {
                     .iter()
                     .find(|r| r.id == ti.run_pk)
                     .cloned()
-                    .ok_or_else(|| {
-                        StoreError::Corrupt(format!("task instance {} has no run", ti.id))
-                    })?;
+                    .ok_or_else(|| StoreError::Corrupt(format!("task instance {} has no run", ti.id)))?;
                 Ok(Claimed { ti, run })
             })
             .collect()
@@ -174,14 +160,14 @@ impl Store {
 
     /// Marks every running try of `worker_id` as alive now.
     pub async fn heartbeat_tasks(&self, worker_id: &str) -> Result<u64> {
-        Ok(sqlx::query(
-            "UPDATE task_instances SET heartbeat = $1 WHERE worker_id = $2 AND state = 'running'",
+        Ok(
+            sqlx::query("UPDATE task_instances SET heartbeat = $1 WHERE worker_id = $2 AND state = 'running'")
+                .bind(now_us())
+                .bind(worker_id)
+                .execute(self.pool())
+                .await?
+                .rows_affected(),
         )
-        .bind(now_us())
-        .bind(worker_id)
-        .execute(self.pool())
-        .await?
-        .rows_affected())
     }
 
     /// Records how a try ended. Returns the new state, or `None` when the
@@ -240,14 +226,11 @@ impl Store {
     /// Gives up on running tries whose heartbeat is older than `cutoff`, or
     /// whose worker is not in `live_workers`: retried at once while tries
     /// are left, else failed.
-    pub async fn reap_lost_tasks(
-        &self,
-        cutoff: Timestamp,
-        live_workers: &[String],
-    ) -> Result<Vec<Reaped>> {
-        let rows = sqlx::query("SELECT id, run_pk, task_id, worker_id, heartbeat FROM task_instances WHERE state = 'running'")
-            .fetch_all(self.pool())
-            .await?;
+    pub async fn reap_lost_tasks(&self, cutoff: Timestamp, live_workers: &[String]) -> Result<Vec<Reaped>> {
+        let rows =
+            sqlx::query("SELECT id, run_pk, task_id, worker_id, heartbeat FROM task_instances WHERE state = 'running'")
+                .fetch_all(self.pool())
+                .await?;
         let cutoff = us(cutoff);
         let mut lost = Vec::new();
         for r in &rows {
@@ -315,15 +298,16 @@ impl Store {
 
     /// Outputs of the given tasks of a run, for templates (`outputs.X`).
     pub async fn task_outputs(&self, run_pk: i64) -> Result<Vec<(String, serde_json::Value)>> {
-        let rows = sqlx::query("SELECT task_id, output FROM task_instances WHERE run_pk = $1 AND state = 'success' AND output IS NOT NULL")
-            .bind(run_pk)
-            .fetch_all(self.pool())
-            .await?;
+        let rows = sqlx::query(
+            "SELECT task_id, output FROM task_instances WHERE run_pk = $1 AND state = 'success' AND output IS NOT NULL",
+        )
+        .bind(run_pk)
+        .fetch_all(self.pool())
+        .await?;
         rows.iter()
             .map(|r| {
                 let text: String = r.try_get(1)?;
-                let v = serde_json::from_str(&text)
-                    .map_err(|e| StoreError::Corrupt(format!("task output: {e}")))?;
+                let v = serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("task output: {e}")))?;
                 Ok((r.try_get(0)?, v))
             })
             .collect()

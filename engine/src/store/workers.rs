@@ -47,9 +47,11 @@ impl Store {
             .bind(us(since))
             .execute(self.pool())
             .await?;
-        let rows = sqlx::query("SELECT worker_id, kind, hostname, pid, slots, started_at, heartbeat FROM workers ORDER BY started_at")
-            .fetch_all(self.pool())
-            .await?;
+        let rows = sqlx::query(
+            "SELECT worker_id, kind, hostname, pid, slots, started_at, heartbeat FROM workers ORDER BY started_at",
+        )
+        .fetch_all(self.pool())
+        .await?;
         rows.iter()
             .map(|r| {
                 Ok(WorkerInfo {

@@ -69,24 +69,15 @@ impl TemplateContext {
         m.insert("ds", Value::from(utc.strftime("%Y-%m-%d").to_string()));
         m.insert("ds_nodash", Value::from(utc.strftime("%Y%m%d").to_string()));
         m.insert("ts", Value::from(isoformat(&utc)));
-        m.insert(
-            "ts_nodash",
-            Value::from(utc.strftime("%Y%m%dT%H%M%S").to_string()),
-        );
+        m.insert("ts_nodash", Value::from(utc.strftime("%Y%m%dT%H%M%S").to_string()));
         m.insert(
             "ts_nodash_with_tz",
             Value::from(utc.strftime("%Y%m%dT%H%M%S%z").to_string()),
         );
         m.insert("logical_date", DateTimeValue::utc(self.logical_date));
         m.insert("execution_date", DateTimeValue::utc(self.logical_date));
-        m.insert(
-            "data_interval_start",
-            DateTimeValue::utc(self.data_interval.start),
-        );
-        m.insert(
-            "data_interval_end",
-            DateTimeValue::utc(self.data_interval.end),
-        );
+        m.insert("data_interval_start", DateTimeValue::utc(self.data_interval.start));
+        m.insert("data_interval_end", DateTimeValue::utc(self.data_interval.end));
         m.insert("dag_id", Value::from(self.dag_id.clone()));
         m.insert("task_id", Value::from(self.task_id.clone()));
         m.insert("run_id", Value::from(self.run_id.clone()));
@@ -115,10 +106,7 @@ impl TemplateContext {
             }),
         );
         m.insert("var", Value::from(var));
-        m.insert(
-            "conn",
-            Value::from_object(Connections(self.connections.clone())),
-        );
+        m.insert("conn", Value::from_object(Connections(self.connections.clone())));
         Value::from(m)
     }
 }
@@ -160,24 +148,16 @@ impl Object for Variables {
         self.lookup(key.as_str()?)?.ok()
     }
 
-    fn call_method(
-        self: &Arc<Self>,
-        _state: &mut State<'_, '_>,
-        method: &str,
-        args: &[Value],
-    ) -> Result<Value, Error> {
+    fn call_method(self: &Arc<Self>, _state: &mut State<'_, '_>, method: &str, args: &[Value]) -> Result<Value, Error> {
         if method != "get" {
             return Err(Error::from(ErrorKind::UnknownMethod));
         }
         let (name, default): (&str, Option<Value>) = from_args(args)?;
         match self.lookup(name) {
             Some(v) => v,
-            None => default.ok_or_else(|| {
-                Error::new(
-                    ErrorKind::InvalidOperation,
-                    format!("variable `{name}` is not set"),
-                )
-            }),
+            None => {
+                default.ok_or_else(|| Error::new(ErrorKind::InvalidOperation, format!("variable `{name}` is not set")))
+            }
         }
     }
 }

@@ -30,12 +30,9 @@ pub fn isoformat(z: &ZonedDateTime) -> String {
 }
 
 fn strftime(z: &ZonedDateTime, fmt: &str) -> Result<String, Error> {
-    BrokenDownTime::from(z).to_string(fmt).map_err(|e| {
-        Error::new(
-            ErrorKind::InvalidOperation,
-            format!("strftime({fmt:?}): {e}"),
-        )
-    })
+    BrokenDownTime::from(z)
+        .to_string(fmt)
+        .map_err(|e| Error::new(ErrorKind::InvalidOperation, format!("strftime({fmt:?}): {e}")))
 }
 
 impl fmt::Display for DateTimeValue {
@@ -64,12 +61,7 @@ impl Object for DateTimeValue {
         })
     }
 
-    fn call_method(
-        self: &Arc<Self>,
-        _state: &mut State<'_, '_>,
-        method: &str,
-        args: &[Value],
-    ) -> Result<Value, Error> {
+    fn call_method(self: &Arc<Self>, _state: &mut State<'_, '_>, method: &str, args: &[Value]) -> Result<Value, Error> {
         let z = &self.0;
         match method {
             "strftime" => {
@@ -81,12 +73,8 @@ impl Object for DateTimeValue {
             "date" | "to_date_string" => Ok(Value::from(z.date().to_string())),
             "in_timezone" | "in_tz" => {
                 let (name,): (&str,) = from_args(args)?;
-                let tz = TimeZone::get(name).map_err(|_| {
-                    Error::new(
-                        ErrorKind::InvalidOperation,
-                        format!("unknown time zone {name:?}"),
-                    )
-                })?;
+                let tz = TimeZone::get(name)
+                    .map_err(|_| Error::new(ErrorKind::InvalidOperation, format!("unknown time zone {name:?}")))?;
                 Ok(Value::from_object(DateTimeValue(z.with_time_zone(tz))))
             }
             _ => Err(Error::from(ErrorKind::UnknownMethod)),

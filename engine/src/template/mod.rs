@@ -100,10 +100,7 @@ fn missing_name(source: &str, ctx: &Value) -> Option<String> {
 }
 
 fn error_text(e: &minijinja::Error) -> String {
-    let mut s = e
-        .detail()
-        .map(str::to_string)
-        .unwrap_or_else(|| e.kind().to_string());
+    let mut s = e.detail().map(str::to_string).unwrap_or_else(|| e.kind().to_string());
     if let Some(line) = e.line()
         && line > 1
     {
@@ -132,11 +129,8 @@ mod macros {
 
     /// `ds_format('2024-11-01', '%Y-%m-%d', '%d/%m/%Y')` -> `'01/11/2024'`.
     pub fn ds_format(ds: &str, input_format: &str, output_format: &str) -> Result<String, Error> {
-        let tm = BrokenDownTime::parse(input_format, ds).map_err(|e| {
-            bad(format!(
-                "ds_format: {ds:?} does not match {input_format:?}: {e}"
-            ))
-        })?;
+        let tm = BrokenDownTime::parse(input_format, ds)
+            .map_err(|e| bad(format!("ds_format: {ds:?} does not match {input_format:?}: {e}")))?;
         tm.to_string(output_format)
             .map_err(|e| bad(format!("ds_format: output format {output_format:?}: {e}")))
     }

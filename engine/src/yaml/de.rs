@@ -97,10 +97,7 @@ impl de::Error for DeError {
     }
 
     fn invalid_value(unexp: de::Unexpected<'_>, exp: &dyn de::Expected) -> Self {
-        DeError::one(format!(
-            "invalid value {}: expected {exp}",
-            unexpected(&unexp)
-        ))
+        DeError::one(format!("invalid value {}: expected {exp}", unexpected(&unexp)))
     }
 
     fn unknown_field(field: &str, expected: &'static [&'static str]) -> Self {
@@ -244,11 +241,7 @@ impl<'de> Deserializer<'de> for NodeDe<'de, '_> {
         self.deserialize_any(visitor)
     }
 
-    fn deserialize_newtype_struct<V: Visitor<'de>>(
-        self,
-        _name: &'static str,
-        visitor: V,
-    ) -> Result<V::Value, DeError> {
+    fn deserialize_newtype_struct<V: Visitor<'de>>(self, _name: &'static str, visitor: V) -> Result<V::Value, DeError> {
         let span = self.node.span;
         visitor.visit_newtype_struct(self).map_err(|e| e.at(span))
     }
@@ -286,9 +279,7 @@ impl<'de> Deserializer<'de> for NodeDe<'de, '_> {
         let span = self.node.span;
         match &self.node.value {
             Value::Str(s) => visitor.visit_enum(BorrowedStrDeserializer::<DeError>::new(s)),
-            Value::Map(entries) if entries.len() == 1 => {
-                visitor.visit_enum(Enum { entry: &entries[0] })
-            }
+            Value::Map(entries) if entries.len() == 1 => visitor.visit_enum(Enum { entry: &entries[0] }),
             _ => Err(DeError::one(format!(
                 "expected a name or a single-key mapping, found {}",
                 self.node.describe()
@@ -305,19 +296,11 @@ impl<'de> Deserializer<'de> for NodeDe<'de, '_> {
         deserialize_ignored_any
     }
 
-    fn deserialize_unit_struct<V: Visitor<'de>>(
-        self,
-        _name: &'static str,
-        visitor: V,
-    ) -> Result<V::Value, DeError> {
+    fn deserialize_unit_struct<V: Visitor<'de>>(self, _name: &'static str, visitor: V) -> Result<V::Value, DeError> {
         self.deserialize_any(visitor)
     }
 
-    fn deserialize_tuple<V: Visitor<'de>>(
-        self,
-        _len: usize,
-        visitor: V,
-    ) -> Result<V::Value, DeError> {
+    fn deserialize_tuple<V: Visitor<'de>>(self, _len: usize, visitor: V) -> Result<V::Value, DeError> {
         self.deserialize_any(visitor)
     }
 
@@ -339,10 +322,7 @@ struct Seq<'de> {
 impl<'de> SeqAccess<'de> for Seq<'de> {
     type Error = DeError;
 
-    fn next_element_seed<T: DeserializeSeed<'de>>(
-        &mut self,
-        seed: T,
-    ) -> Result<Option<T::Value>, DeError> {
+    fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>, DeError> {
         match self.iter.next() {
             Some(node) => {
                 self.index += 1;
@@ -368,10 +348,7 @@ struct Map<'de> {
 impl<'de> MapAccess<'de> for Map<'de> {
     type Error = DeError;
 
-    fn next_key_seed<K: DeserializeSeed<'de>>(
-        &mut self,
-        seed: K,
-    ) -> Result<Option<K::Value>, DeError> {
+    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, DeError> {
         match self.iter.next() {
             Some(entry) => {
                 self.value = Some(entry);
@@ -405,14 +382,9 @@ impl<'de> EnumAccess<'de> for Enum<'de> {
     type Error = DeError;
     type Variant = NodeDe<'de, 'static>;
 
-    fn variant_seed<V: DeserializeSeed<'de>>(
-        self,
-        seed: V,
-    ) -> Result<(V::Value, Self::Variant), DeError> {
+    fn variant_seed<V: DeserializeSeed<'de>>(self, seed: V) -> Result<(V::Value, Self::Variant), DeError> {
         let key = BorrowedStrDeserializer::<DeError>::new(&self.entry.key);
-        let v = seed
-            .deserialize(key)
-            .map_err(|e| e.at(self.entry.key_span))?;
+        let v = seed.deserialize(key).map_err(|e| e.at(self.entry.key_span))?;
         Ok((v, NodeDe::child(&self.entry.value)))
     }
 }
@@ -432,11 +404,7 @@ impl<'de> VariantAccess<'de> for NodeDe<'de, 'static> {
         self.deserialize_any(visitor)
     }
 
-    fn struct_variant<V: Visitor<'de>>(
-        self,
-        fields: &'static [&'static str],
-        visitor: V,
-    ) -> Result<V::Value, DeError> {
+    fn struct_variant<V: Visitor<'de>>(self, fields: &'static [&'static str], visitor: V) -> Result<V::Value, DeError> {
         self.deserialize_struct("", fields, visitor)
     }
 }
@@ -461,8 +429,7 @@ mod tests {
 
     #[test]
     fn deserializes_with_scalar_coercion_to_strings() {
-        let n = parse_document("command: echo hi\nenv: {PORT: 5432, DEBUG: true}\nretries: 3\n")
-            .unwrap();
+        let n = parse_document("command: echo hi\nenv: {PORT: 5432, DEBUG: true}\nretries: 3\n").unwrap();
         let s: Shellish = from_node(&n).unwrap();
         assert_eq!(s.retries, Some(3));
         assert_eq!(s.command, "echo hi");
@@ -481,21 +448,14 @@ mod tests {
                 .message
                 .contains("unknown field `comand`; did you mean `command`?")
         );
-        assert!(
-            e.problems[1]
-                .message
-                .contains("`envv`; did you mean `env`?")
-        );
+        assert!(e.problems[1].message.contains("`envv`; did you mean `env`?"));
     }
 
     #[test]
     fn suggests_extra_fields_too() {
         let n = parse_document("command: x\nretires: 1\n").unwrap();
         let e = from_node_with_extra_fields::<Shellish>(&n, &["depends_on"]).unwrap_err();
-        assert!(
-            e.problems[0].message.contains("did you mean `retries`"),
-            "{e}"
-        );
+        assert!(e.problems[0].message.contains("did you mean `retries`"), "{e}");
     }
 
     #[test]
@@ -509,10 +469,7 @@ mod tests {
         );
         let n = parse_document("command: x\nenv: {A: [1]}\n").unwrap();
         let e = from_node::<Shellish>(&n).unwrap_err();
-        assert_eq!(
-            e.problems[0].to_string(),
-            "`env.A`: expected a string, found a list"
-        );
+        assert_eq!(e.problems[0].to_string(), "`env.A`: expected a string, found a list");
     }
 
     #[test]

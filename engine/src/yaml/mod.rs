@@ -97,10 +97,7 @@ impl Node {
 
     /// Looks a key up in a mapping (the first occurrence).
     pub fn get(&self, key: &str) -> Option<&Node> {
-        self.as_map()?
-            .iter()
-            .find(|e| e.key == key)
-            .map(|e| &e.value)
+        self.as_map()?.iter().find(|e| e.key == key).map(|e| &e.value)
     }
 
     /// Visits every string scalar, depth first, in source order.
@@ -115,18 +112,10 @@ impl Node {
 
     /// Returns a copy with every string scalar replaced by `f(string)`,
     /// stopping at the first error. Used to render templates at run time.
-    pub fn try_map_strs<E>(
-        &self,
-        f: &mut impl FnMut(&str) -> Result<String, E>,
-    ) -> Result<Node, E> {
+    pub fn try_map_strs<E>(&self, f: &mut impl FnMut(&str) -> Result<String, E>) -> Result<Node, E> {
         let value = match &self.value {
             Value::Str(s) => Value::Str(f(s)?),
-            Value::Seq(items) => Value::Seq(
-                items
-                    .iter()
-                    .map(|n| n.try_map_strs(f))
-                    .collect::<Result<_, _>>()?,
-            ),
+            Value::Seq(items) => Value::Seq(items.iter().map(|n| n.try_map_strs(f)).collect::<Result<_, _>>()?),
             Value::Map(entries) => Value::Map(
                 entries
                     .iter()
@@ -154,12 +143,7 @@ impl Node {
             Value::Float(x) => serde_json::Number::from_f64(*x).map_or(J::Null, J::Number),
             Value::Str(s) => J::String(s.clone()),
             Value::Seq(items) => J::Array(items.iter().map(Node::to_json).collect()),
-            Value::Map(entries) => J::Object(
-                entries
-                    .iter()
-                    .map(|e| (e.key.clone(), e.value.to_json()))
-                    .collect(),
-            ),
+            Value::Map(entries) => J::Object(entries.iter().map(|e| (e.key.clone(), e.value.to_json())).collect()),
         }
     }
 }

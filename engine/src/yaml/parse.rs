@@ -84,8 +84,7 @@ pub fn parse_document(src: &str) -> Result<Node, Vec<ParseError>> {
                 if b.documents == 2 {
                     b.errors.push(ParseError {
                         span,
-                        message: "a DAG file holds one YAML document, but a second one starts here"
-                            .into(),
+                        message: "a DAG file holds one YAML document, but a second one starts here".into(),
                     });
                 }
             }
@@ -129,8 +128,7 @@ pub fn parse_document(src: &str) -> Result<Node, Vec<ParseError>> {
         }
     }
     if b.errors.is_empty() {
-        Ok(b.root
-            .unwrap_or(Node::new(Value::Null, Span { line: 1, col: 1 })))
+        Ok(b.root.unwrap_or(Node::new(Value::Null, Span { line: 1, col: 1 })))
     } else {
         Err(b.errors)
     }
@@ -139,11 +137,7 @@ pub fn parse_document(src: &str) -> Result<Node, Vec<ParseError>> {
 impl Builder {
     fn finish(&mut self, frame: Frame) -> (Node, usize) {
         match frame {
-            Frame::Seq {
-                items,
-                span,
-                anchor,
-            } => (Node::new(Value::Seq(items), span), anchor),
+            Frame::Seq { items, span, anchor } => (Node::new(Value::Seq(items), span), anchor),
             Frame::Map {
                 mut entries,
                 merges,
@@ -194,10 +188,7 @@ impl Builder {
             }
             Some(Frame::Seq { items, .. }) => items.push(node),
             Some(Frame::Map {
-                entries,
-                key,
-                merges,
-                ..
+                entries, key, merges, ..
             }) => match key.take() {
                 None => {
                     let text = match &node.value {
@@ -213,10 +204,7 @@ impl Builder {
                         None => {
                             self.errors.push(ParseError {
                                 span: node.span,
-                                message: format!(
-                                    "mapping keys must be plain values, found {}",
-                                    node.describe()
-                                ),
+                                message: format!("mapping keys must be plain values, found {}", node.describe()),
                             });
                             // Keep the structure consistent: the next node is its value.
                             *key = Some((String::new(), node.span, false));
@@ -328,8 +316,7 @@ mod tests {
 
     #[test]
     fn resolves_core_schema_scalars() {
-        let n =
-            parse("a: 1\nb: 1.5\nc: true\nd: ~\ne: 2024-11-01\nf: '3'\ng: 0x1f\nh: 1e3\ni: yes\n");
+        let n = parse("a: 1\nb: 1.5\nc: true\nd: ~\ne: 2024-11-01\nf: '3'\ng: 0x1f\nh: 1e3\ni: yes\n");
         let m = n.as_map().unwrap();
         let vals: Vec<&Value> = m.iter().map(|e| &e.value.value).collect();
         assert_eq!(vals[0], &Value::Int(1));
@@ -349,10 +336,7 @@ mod tests {
         let tasks = n.get("tasks").unwrap();
         let one = &tasks.as_map().unwrap()[0];
         assert_eq!(one.key_span, Span { line: 3, col: 3 });
-        assert_eq!(
-            one.value.get("operator").unwrap().span,
-            Span { line: 4, col: 15 }
-        );
+        assert_eq!(one.value.get("operator").unwrap().span, Span { line: 4, col: 15 });
     }
 
     #[test]
@@ -375,11 +359,7 @@ mod tests {
     fn reports_syntax_errors_with_place() {
         let errs = parse_document("a: [1, 2\nb: 3\n").unwrap_err();
         assert_eq!(errs.len(), 1);
-        assert!(
-            errs[0].message.starts_with("YAML syntax error"),
-            "{}",
-            errs[0]
-        );
+        assert!(errs[0].message.starts_with("YAML syntax error"), "{}", errs[0]);
         assert!(errs[0].span.line >= 1);
     }
 

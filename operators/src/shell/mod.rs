@@ -37,9 +37,7 @@ impl Operator for ShellOperator {
         }
         for key in config.env.keys() {
             if key.is_empty() || key.contains('=') || key.contains('\0') {
-                problems.push(format!(
-                    "`env`: {key:?} is not a valid environment variable name"
-                ));
+                problems.push(format!("`env`: {key:?} is not a valid environment variable name"));
             }
         }
         problems

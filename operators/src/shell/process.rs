@@ -65,9 +65,7 @@ fn describe_failure(status: ExitStatus) -> String {
     match (status.code(), status.signal()) {
         (Some(code), _) => format!("command exited with code {code}"),
         (None, Some(sig)) => {
-            let name = Signal::try_from(sig)
-                .map(|s| s.as_str())
-                .unwrap_or("unknown signal");
+            let name = Signal::try_from(sig).map(|s| s.as_str()).unwrap_or("unknown signal");
             format!("command was killed by signal {sig} ({name})")
         }
         _ => "command ended without an exit code".to_string(),

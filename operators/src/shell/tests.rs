@@ -64,10 +64,7 @@ async fn env_and_cwd_apply() {
     c.cwd = Some(dir.clone());
     let out = ShellOperator.execute(c, ctx).await.unwrap();
     let canonical = dir.canonicalize().unwrap();
-    assert_eq!(
-        out["last_line"],
-        format!("hello from {}", canonical.display())
-    );
+    assert_eq!(out["last_line"], format!("hello from {}", canonical.display()));
 }
 
 #[tokio::test]
@@ -111,11 +108,7 @@ async fn lines_arrive_while_the_command_runs_and_cancel_stops_the_group() {
     let cancel = ctx.cancel.clone();
     // bash prints its pid (the group id), leaves a child in the background
     // and blocks.
-    let run = tokio::spawn(async move {
-        ShellOperator
-            .execute(cfg("echo $$; sleep 300 & sleep 300"), ctx)
-            .await
-    });
+    let run = tokio::spawn(async move { ShellOperator.execute(cfg("echo $$; sleep 300 & sleep 300"), ctx).await });
     // The first line is seen before the command ends.
     let pgid: i32 = rx.recv().await.unwrap().parse().unwrap();
     assert!(!live_in_group(pgid).is_empty());
