@@ -600,3 +600,24 @@ async fn rerun_in_place(store: &Store) {
         "never two runs for one date"
     );
 }
+
+/// Processes starting together (a CLI command beside `standalone`) migrate
+/// the same fresh SQLite file at once: one does the work, none fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_migrations_of_a_fresh_sqlite_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/fresh.db", dir.path().display());
+    let mut handles = Vec::new();
+    for _ in 0..4 {
+        let url = url.clone();
+        handles.push(tokio::spawn(async move {
+            let store = Store::connect(&url).await.unwrap();
+            store.migrate().await.unwrap()
+        }));
+    }
+    let mut applied = 0;
+    for h in handles {
+        applied += h.await.unwrap();
+    }
+    assert_eq!(applied, 1);
+}

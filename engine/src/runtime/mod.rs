@@ -72,3 +72,17 @@ pub enum RuntimeError {
         message: String,
     },
 }
+
+/// This machine's name, as workers register it.
+pub(crate) fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "localhost".into())
+}
+
+/// A registered process on this machine whose pid is gone died without
+/// deregistering (kill -9, a crash): no need to wait for its heartbeat to
+/// go stale.
+pub(crate) fn died_here(w: &crate::store::WorkerInfo) -> bool {
+    w.hostname == hostname() && !std::path::Path::new(&format!("/proc/{}", w.pid)).exists()
+}

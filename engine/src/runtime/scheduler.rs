@@ -89,6 +89,7 @@ impl Scheduler {
             .live_workers(cutoff)
             .await?
             .into_iter()
+            .filter(|w| !super::died_here(w))
             .map(|w| w.worker_id)
             .collect();
         let reaped = self.store.reap_lost_tasks(cutoff, &live).await?;

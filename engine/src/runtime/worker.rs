@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::{DagCache, Masker, Signals, Timing};
+use super::{DagCache, Masker, Signals, Timing, hostname};
 use crate::duration::format_duration;
 use crate::operator::{LogSink, LogStream, TaskContext, TaskError};
 use crate::store::{Claimed, Store, TryOutcome, WorkerInfo};
@@ -38,12 +38,6 @@ impl WorkerConfig {
             cancel_grace: Duration::from_secs(15),
         }
     }
-}
-
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_else(|_| "localhost".into())
 }
 
 pub struct Worker {

@@ -23,32 +23,46 @@ const MIGRATIONS: &[Migration] = &[Migration {
 const LOCK_ID: i64 = 0x0055_7064_7261_6674; // "Updraft"
 
 pub async fn run(store: &Store) -> Result<usize> {
-    let pool = store.pool();
-    let mut conn = pool.acquire().await?;
-    if store.dialect == Dialect::Postgres {
-        sqlx::query("SELECT pg_advisory_lock($1)")
-            .bind(LOCK_ID)
-            .execute(&mut *conn)
-            .await?;
+    match store.dialect {
+        // One transaction holding SQLite's write lock from the start: a
+        // second process migrating at the same moment waits, then finds the
+        // work done.
+        Dialect::Sqlite => {
+            let mut tx = store.pool().begin_with("BEGIN IMMEDIATE").await?;
+            let n = apply(store, &mut tx).await?;
+            tx.commit().await?;
+            Ok(n)
+        }
+        Dialect::Postgres => {
+            let mut conn = store.pool().acquire().await?;
+            sqlx::query("SELECT pg_advisory_lock($1)")
+                .bind(LOCK_ID)
+                .execute(&mut *conn)
+                .await?;
+            let result = async {
+                let mut tx = sqlx::Acquire::begin(&mut *conn).await?;
+                let n = apply(store, &mut tx).await?;
+                tx.commit().await?;
+                Ok(n)
+            }
+            .await;
+            sqlx::query("SELECT pg_advisory_unlock($1)")
+                .bind(LOCK_ID)
+                .execute(&mut *conn)
+                .await?;
+            result
+        }
     }
-    let result = apply(store, &mut conn).await;
-    if store.dialect == Dialect::Postgres {
-        sqlx::query("SELECT pg_advisory_unlock($1)")
-            .bind(LOCK_ID)
-            .execute(&mut *conn)
-            .await?;
-    }
-    result
 }
 
-async fn apply(store: &Store, conn: &mut sqlx::pool::PoolConnection<sqlx::Any>) -> Result<usize> {
+async fn apply(store: &Store, conn: &mut sqlx::AnyConnection) -> Result<usize> {
     sqlx::query(
         "CREATE TABLE IF NOT EXISTS _updraft_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
     )
-    .execute(&mut **conn)
+    .execute(&mut *conn)
     .await?;
     let applied: Vec<i64> = sqlx::query("SELECT version FROM _updraft_migrations ORDER BY version")
-        .fetch_all(&mut **conn)
+        .fetch_all(&mut *conn)
         .await?
         .iter()
         .map(|r| r.try_get::<i64, _>(0))
@@ -66,15 +80,13 @@ async fn apply(store: &Store, conn: &mut sqlx::pool::PoolConnection<sqlx::Any>) 
             Dialect::Sqlite => m.sqlite,
             Dialect::Postgres => m.postgres,
         };
-        let mut tx = sqlx::Acquire::begin(&mut **conn).await?;
-        sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut *tx).await?;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut *conn).await?;
         sqlx::query("INSERT INTO _updraft_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
             .bind(m.version)
             .bind(m.name)
             .bind(now_us())
-            .execute(&mut *tx)
+            .execute(&mut *conn)
             .await?;
-        tx.commit().await?;
         count += 1;
     }
     Ok(count)

@@ -1,0 +1,293 @@
+//! The runtime through the `updraft` binary: real processes, a real SQLite
+//! store, real shell tasks. Covers `dags test`, `dags trigger --wait` against
+//! a running `standalone`, listings and logs, SIGTERM draining, and recovery
+//! after `kill -9`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+struct Env {
+    dir: tempfile::TempDir,
+}
+
+impl Env {
+    fn new() -> Env {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("dags")).unwrap();
+        Env { dir }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn write(&self, name: &str, yaml: &str) {
+        std::fs::write(self.path().join("dags").join(name), yaml).unwrap();
+    }
+
+    fn cmd(&self) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_updraft"));
+        c.current_dir(self.path())
+            .env_remove("UPDRAFT_DAGS_FOLDER")
+            .env_remove("UPDRAFT_DATABASE_URL")
+            .env("UPDRAFT_DAGS_PAUSED_AT_CREATION", "true");
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.cmd().args(args).output().unwrap()
+    }
+
+    fn json(&self, args: &[&str]) -> serde_json::Value {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    fn standalone(&self) -> Daemon {
+        let log = std::fs::File::create(
+            self.path()
+                .join(format!("standalone-{}.log", Instant::now().elapsed().as_nanos())),
+        )
+        .unwrap();
+        let child = self
+            .cmd()
+            .args(["standalone"])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        Daemon(Some(child))
+    }
+}
+
+/// A background process killed when the test ends, however it ends.
+struct Daemon(Option<Child>);
+
+impl Daemon {
+    fn signal(&self, sig: &str) {
+        let pid = self.0.as_ref().unwrap().id().to_string();
+        assert!(Command::new("kill").args([sig, &pid]).status().unwrap().success());
+    }
+
+    fn wait(&mut self, within: Duration) -> std::process::ExitStatus {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.0.as_mut().unwrap().try_wait().unwrap() {
+                self.0 = None;
+                return status;
+            }
+            assert!(Instant::now() < deadline, "the process did not exit");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn wait_until<T>(what: &str, within: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn dags_test_reports_each_task_and_exits_by_the_result() {
+    let e = Env::new();
+    e.write(
+        "good.yaml",
+        "tasks:\n  a: {operator: shell, command: 'echo hi {{ ds }}'}\n  b: {operator: empty, depends_on: a}\n",
+    );
+    e.write("bad.yaml", "tasks:\n  a: {operator: shell, command: 'echo before; echo oops >&2; exit 3'}\n  b: {operator: empty, depends_on: a}\n");
+    let out = e.run(&["dags", "test", "good", "2024-11-01"]);
+    let s = text(&out.stdout);
+    assert!(out.status.success(), "{s}{}", text(&out.stderr));
+    assert!(s.contains("manual__2024-11-01T00:00:00+00:00"), "{s}");
+    assert!(
+        s.lines()
+            .any(|l| l.trim_start().starts_with('a') && l.contains("success")),
+        "{s}"
+    );
+    assert!(s.contains(": success in"), "{s}");
+    let out = e.run(&["dags", "test", "bad"]);
+    let s = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{s}");
+    assert!(s.contains("failed"), "{s}");
+    assert!(s.contains("upstream_failed"), "{s}");
+    assert!(
+        s.contains("oops") && s.contains("command exited with code 3"),
+        "the log tail is shown: {s}"
+    );
+    // Nothing was written to the real store.
+    assert!(
+        e.json(&["runs", "list", "good", "--output", "json"])
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
+fn trigger_wait_with_a_running_standalone_then_inspect() {
+    let e = Env::new();
+    e.write(
+        "etl.yaml",
+        "params: {bucket: landing}\ntasks:\n  extract: {operator: shell, command: 'echo to gs://{{ params.bucket }}/{{ ds }}'}\n  load: {operator: shell, depends_on: extract, command: 'echo loaded {{ outputs.extract.last_line }}'}\n",
+    );
+    let _sa = e.standalone();
+    let out = e.run(&[
+        "dags",
+        "trigger",
+        "etl",
+        "--logical-date",
+        "2024-11-01",
+        "--conf",
+        r#"{"bucket": "other"}"#,
+        "--wait",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let run_id = text(&out.stdout).trim().to_string();
+    assert_eq!(run_id, "manual__2024-11-01T00:00:00+00:00");
+    let runs = e.json(&["runs", "list", "etl", "--output", "json"]);
+    assert_eq!(runs[0]["state"], "success");
+    assert_eq!(runs[0]["run_type"], "manual");
+    assert_eq!(runs[0]["conf"]["bucket"], "other");
+    let tasks = e.json(&["tasks", "list", "etl", &run_id, "--output", "json"]);
+    assert_eq!(tasks.as_array().unwrap().len(), 2);
+    assert!(
+        tasks
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["state"] == "success" && t["try_number"] == 1)
+    );
+    let out = e.run(&["tasks", "logs", "etl", &run_id, "load"]);
+    assert!(
+        text(&out.stdout).contains("loaded to gs://other/2024-11-01"),
+        "{}",
+        text(&out.stdout)
+    );
+    // The same logical date twice is refused.
+    let out = e.run(&["dags", "trigger", "etl", "--logical-date", "2024-11-01"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("already has a run"));
+    let out = e.run(&["dags", "trigger", "etl", "--conf", "[1]"]);
+    assert!(text(&out.stderr).contains("--conf must be a JSON object"));
+}
+
+#[test]
+fn sigterm_lets_running_tasks_finish() {
+    let e = Env::new();
+    e.write(
+        "slow.yaml",
+        "tasks:\n  s: {operator: shell, command: 'sleep 1; echo done'}\n",
+    );
+    let mut sa = e.standalone();
+    let run_id = text(&e.run(&["dags", "trigger", "slow"]).stdout).trim().to_string();
+    wait_until("the task to run", Duration::from_secs(20), || {
+        let t = e.json(&["tasks", "list", "slow", &run_id, "--output", "json"]);
+        (t[0]["state"] == "running").then_some(())
+    });
+    sa.signal("-TERM");
+    assert!(sa.wait(Duration::from_secs(20)).success());
+    let t = e.json(&["tasks", "list", "slow", &run_id, "--output", "json"]);
+    assert_eq!(t[0]["state"], "success", "drained, not killed: {t}");
+}
+
+#[test]
+fn a_killed_standalone_loses_nothing() {
+    let e = Env::new();
+    let marker: PathBuf = e.path().join("first-try-ran");
+    e.write(
+        "long.yaml",
+        &format!(
+            "tasks:\n  t:\n    operator: shell\n    retries: 1\n    retry_delay: 0s\n    command: 'if [ -f {m} ]; then echo second try; else touch {m}; sleep 600; fi'\n  after: {{operator: empty, depends_on: t}}\n",
+            m = marker.display()
+        ),
+    );
+    let mut first = e.standalone();
+    let run_id = text(&e.run(&["dags", "trigger", "long"]).stdout).trim().to_string();
+    wait_until("the first try to start", Duration::from_secs(20), || {
+        marker.exists().then_some(())
+    });
+    first.signal("-KILL");
+    first.wait(Duration::from_secs(10));
+    let restarted = Instant::now();
+    let _second = e.standalone();
+    let tasks = wait_until("the run to finish after the restart", Duration::from_secs(30), || {
+        let runs = e.json(&["runs", "list", "long", "--output", "json"]);
+        (runs[0]["state"] == "success").then(|| e.json(&["tasks", "list", "long", &run_id, "--output", "json"]))
+    });
+    assert!(
+        restarted.elapsed() < Duration::from_secs(10),
+        "recovered within seconds: {:?}",
+        restarted.elapsed()
+    );
+    assert_eq!(tasks[0]["try_number"], 2, "{tasks}");
+    assert_eq!(tasks[1]["state"], "success");
+    let out = e.run(&["tasks", "logs", "long", &run_id, "t"]);
+    assert!(text(&out.stdout).contains("second try"));
+    let first_try = e.run(&["tasks", "logs", "long", &run_id, "t", "--try", "1"]);
+    assert!(
+        text(&first_try.stdout).contains("try 1 of 2"),
+        "{}",
+        text(&first_try.stdout)
+    );
+    assert_eq!(
+        e.json(&["runs", "list", "long", "--output", "json"])
+            .as_array()
+            .unwrap()
+            .len(),
+        1,
+        "no run created twice"
+    );
+}
+
+#[test]
+fn unpausing_lets_the_scheduler_create_runs() {
+    let e = Env::new();
+    e.write(
+        "daily.yaml",
+        "schedule: '@daily'\nstart_date: 2024-01-01\ntasks:\n  t: {operator: empty}\n",
+    );
+    let _sa = e.standalone();
+    assert!(e.run(&["dags", "pause", "daily"]).status.success());
+    let out = e.run(&["dags", "unpause", "daily"]);
+    assert_eq!(text(&out.stdout).trim(), "daily: unpaused");
+    let runs = wait_until("a scheduled run", Duration::from_secs(20), || {
+        let runs = e.json(&["runs", "list", "daily", "--output", "json"]);
+        (runs
+            .as_array()
+            .unwrap()
+            .first()
+            .is_some_and(|r| r["state"] == "success"))
+        .then_some(runs)
+    });
+    assert_eq!(
+        runs.as_array().unwrap().len(),
+        1,
+        "catchup off: only the latest interval"
+    );
+    assert_eq!(runs[0]["run_type"], "scheduled");
+}
