@@ -36,6 +36,8 @@ fn main() -> ExitCode {
         Command::Runs(cmd) => commands::runs::run(cmd, &settings),
         Command::Tasks(cmd) => commands::tasks::run(cmd, &settings),
         Command::Db(cmd) => commands::db::run(cmd, &settings),
+        Command::Connections(cmd) => commands::secrets::connections(cmd, &settings),
+        Command::Variables(cmd) => commands::secrets::variables(cmd, &settings),
         Command::Standalone { bind, slots } => commands::serve::standalone(&settings, &bind, slots),
         Command::Scheduler => commands::serve::scheduler(&settings),
         Command::Worker { slots } => commands::serve::worker(&settings, slots),

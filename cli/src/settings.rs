@@ -4,6 +4,8 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
+use updraft_engine::connection_uri::parse_uri;
+use updraft_engine::runtime::Overrides;
 
 use crate::commands::dags::DagsCommand;
 
@@ -54,6 +56,12 @@ pub enum Command {
     /// The state database.
     #[command(subcommand)]
     Db(crate::commands::db::DbCommand),
+    /// Connections to external systems (Airflow's JSON imports unchanged).
+    #[command(subcommand)]
+    Connections(crate::commands::secrets::ConnectionsCommand),
+    /// Variables (Airflow's JSON imports unchanged).
+    #[command(subcommand)]
+    Variables(crate::commands::secrets::VariablesCommand),
     /// Scheduler, a worker and the DAG processor in one process, on the
     /// embedded store by default: the quickest way to run Updraft.
     Standalone {
@@ -80,6 +88,31 @@ pub struct Settings {
     pub dags_folder: PathBuf,
     pub database_url: String,
     pub dags_paused_at_creation: bool,
+    /// `UPDRAFT_CONN_<ID>` (URIs) and `UPDRAFT_VAR_<NAME>`, read once here.
+    pub overrides: Overrides,
+}
+
+/// Connections and variables from the environment; a malformed connection
+/// URI is reported (without its value, which may hold a password) and
+/// skipped.
+fn env_overrides() -> Overrides {
+    let mut o = Overrides::default();
+    for (key, value) in std::env::vars() {
+        if let Some(id) = key.strip_prefix("UPDRAFT_CONN_") {
+            match parse_uri(&value) {
+                Ok(c) => {
+                    o.connections.insert(id.to_ascii_lowercase(), c);
+                }
+                Err(e) => eprintln!(
+                    "warning: ignoring {key}: not a connection URI ({})",
+                    e.split(':').next().unwrap_or("")
+                ),
+            }
+        } else if let Some(name) = key.strip_prefix("UPDRAFT_VAR_") {
+            o.variables.insert(name.to_ascii_lowercase(), value);
+        }
+    }
+    o
 }
 
 impl Cli {
@@ -88,6 +121,7 @@ impl Cli {
             dags_folder: self.dags_folder.clone(),
             database_url: self.database_url.clone(),
             dags_paused_at_creation: self.dags_paused_at_creation,
+            overrides: env_overrides(),
         }
     }
 }

@@ -291,3 +291,75 @@ fn unpausing_lets_the_scheduler_create_runs() {
     );
     assert_eq!(runs[0]["run_type"], "scheduled");
 }
+
+#[test]
+fn airflow_connections_and_variables_import_and_secrets_stay_masked() {
+    let e = Env::new();
+    std::fs::write(
+        e.path().join("connections.json"),
+        r#"{"postgres-source": {"conn_type": "postgres", "description": "", "host": "db.internal", "login": "etl", "password": "s3cr3t-pw", "port": 5432, "schema": "sales", "extra": ""},
+            "google-cloud-default": {"conn_type": "google_cloud_platform", "extra": ""}}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        e.path().join("variables.json"),
+        r#"{"project_id": "my-project", "gcs": {"landing": "land-bkt", "staging": "stage-bkt"}, "api_token": "tok-123456"}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        text(&e.run(&["connections", "import", "connections.json"]).stdout).trim(),
+        "imported 2 connection(s)"
+    );
+    assert_eq!(
+        text(&e.run(&["variables", "import", "variables.json"]).stdout).trim(),
+        "imported 3 variable(s)"
+    );
+    let listing = text(&e.run(&["connections", "list"]).stdout);
+    assert!(
+        listing.contains("postgres-source") && listing.contains("***") && !listing.contains("s3cr3t-pw"),
+        "{listing}"
+    );
+    let vars = text(&e.run(&["variables", "list"]).stdout);
+    assert!(
+        vars.lines().any(|l| l.starts_with("api_token") && l.ends_with("***")) && !vars.contains("tok-123456"),
+        "{vars}"
+    );
+    assert_eq!(
+        text(&e.run(&["variables", "get", "api_token", "--reveal"]).stdout).trim(),
+        "tok-123456"
+    );
+    let got = e.json(&["connections", "get", "postgres-source"]);
+    assert_eq!(
+        (got["password"].as_str(), got["port"].as_u64()),
+        (Some("***"), Some(5432))
+    );
+    e.write(
+        "uses.yaml",
+        "tasks:\n  t:\n    operator: shell\n    env: {PGPASSWORD: \"{{ conn['postgres-source'].password }}\"}\n    command: |\n      echo \"host={{ conn['postgres-source'].host }} pw=$PGPASSWORD tok={{ var.value.api_token }}\"\n      echo \"bucket=gs://{{ var.json.gcs.landing }} region={{ var.value.get('region', 'none') }}\"\n      echo \"warehouse={{ conn.warehouse.host if conn.warehouse is defined else 'none' }} {{ conn.warehouse.password if conn.warehouse is defined else '' }}\"\n",
+    );
+    // Environment connections and variables (tasks test prints the log).
+    let out = e
+        .cmd()
+        .env("UPDRAFT_VAR_REGION", "asia-southeast1")
+        .env(
+            "UPDRAFT_CONN_WAREHOUSE",
+            "postgres://w:pw-from-env-1@wh.internal:5433/dw",
+        )
+        .args(["tasks", "test", "uses", "t", "2024-11-01"])
+        .output()
+        .unwrap();
+    let log = text(&out.stdout);
+    assert!(out.status.success(), "{log}{}", text(&out.stderr));
+    assert!(log.contains("region=asia-southeast1"), "{log}");
+    assert!(log.contains("warehouse=wh.internal ***"), "{log}");
+    assert!(!log.contains("pw-from-env-1"), "{log}");
+    // A real run through a standalone: the stored log is masked too.
+    let _sa = e.standalone();
+    let run_id = text(&e.run(&["dags", "trigger", "uses", "--wait"]).stdout)
+        .trim()
+        .to_string();
+    let log = text(&e.run(&["tasks", "logs", "uses", &run_id, "t"]).stdout);
+    assert!(log.contains("host=db.internal pw=*** tok=***"), "{log}");
+    assert!(log.contains("bucket=gs://land-bkt region=none"), "{log}");
+    assert!(!log.contains("s3cr3t-pw") && !log.contains("tok-123456"), "{log}");
+}

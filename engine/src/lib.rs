@@ -3,6 +3,7 @@
 //! concrete operator, no HTTP and no HTML.
 
 pub mod connection;
+pub mod connection_uri;
 pub mod dag;
 pub mod diagnostic;
 pub mod duration;

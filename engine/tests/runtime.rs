@@ -122,6 +122,7 @@ impl Env {
             run_worker: true,
             timing: timing(),
             reload_every: Duration::from_millis(100),
+            overrides: Default::default(),
         };
         Local::start(self.store.clone(), self.registry.clone(), opts)
             .await
@@ -418,6 +419,7 @@ async fn a_lost_workers_try_is_retried_by_another() {
         run_worker: false,
         timing: timing(),
         reload_every: Duration::from_millis(100),
+        overrides: Default::default(),
     };
     let local = Local::start(e.store.clone(), e.registry.clone(), opts).await.unwrap();
     let run = trigger(&local, "lost").await;
@@ -499,6 +501,7 @@ async fn two_workers_on_postgres_run_each_task_exactly_once() {
         run_worker: false,
         timing: timing(),
         reload_every: Duration::from_millis(100),
+        overrides: Default::default(),
     };
     let local = Local::start(e.store.clone(), e.registry.clone(), opts).await.unwrap();
     // Two workers that share nothing but the database, as on two machines.

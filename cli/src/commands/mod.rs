@@ -1,6 +1,7 @@
 pub mod dags;
 pub mod db;
 pub mod runs;
+pub mod secrets;
 pub mod serve;
 pub mod tasks;
 mod testing;

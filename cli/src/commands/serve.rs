@@ -30,6 +30,7 @@ fn options(settings: &Settings, slots: u32, scheduler: bool, worker: bool) -> Lo
         run_worker: worker,
         timing: Timing::default(),
         reload_every: Duration::from_secs(2),
+        overrides: settings.overrides.clone(),
     }
 }
 
@@ -68,7 +69,7 @@ pub fn worker(settings: &Settings, slots: u32) -> Result<ExitCode> {
             cache,
             Signals::default(),
             Timing::default(),
-            WorkerConfig::new(slots),
+            WorkerConfig::new(slots).with_overrides(settings.overrides.clone()),
         ));
         eprintln!(
             "updraft worker {}: {slots} slot(s), state in {}",

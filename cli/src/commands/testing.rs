@@ -68,6 +68,7 @@ pub async fn test_dag(settings: &Settings, dag_id: &str, logical_date: Option<&s
         run_worker: true,
         timing: fast_timing(),
         reload_every: Duration::from_secs(3600),
+        overrides: settings.overrides.clone(),
     };
     let local = Local::start(store.clone(), registry, opts).await?;
     let cur = local
@@ -174,7 +175,7 @@ pub async fn test_task(settings: &Settings, dag_id: &str, task_id: &str, logical
         cache,
         Signals::default(),
         fast_timing(),
-        WorkerConfig::new(1),
+        WorkerConfig::new(1).with_overrides(settings.overrides.clone()),
     ));
     let stop = tokio_util::sync::CancellationToken::new();
     let handle = tokio::spawn(worker.run(stop.clone()));

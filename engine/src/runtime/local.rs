@@ -23,6 +23,7 @@ pub struct LocalOptions {
     pub timing: Timing,
     /// How often the DAGs folder is checked for changes.
     pub reload_every: Duration,
+    pub overrides: super::Overrides,
 }
 
 /// A running set of loops; stop it with [`Local::shutdown`].
@@ -79,12 +80,14 @@ impl Local {
         }
         let mut worker_id = None;
         if opts.run_worker {
+            let mut config = WorkerConfig::new(opts.slots);
+            config.overrides = opts.overrides.clone();
             let worker = Arc::new(Worker::new(
                 store.clone(),
                 cache.clone(),
                 signals.clone(),
                 opts.timing.clone(),
-                WorkerConfig::new(opts.slots),
+                config,
             ));
             worker_id = Some(worker.id().to_string());
             let s = stop.clone();

@@ -65,6 +65,18 @@ impl Masker {
         }
     }
 
+    /// Masks every string inside a JSON value (task outputs are shown in
+    /// the CLI and UI, so they are stored masked).
+    pub fn mask_json(&self, v: serde_json::Value) -> serde_json::Value {
+        use serde_json::Value;
+        match v {
+            Value::String(s) => Value::String(self.mask(&s)),
+            Value::Array(a) => Value::Array(a.into_iter().map(|x| self.mask_json(x)).collect()),
+            Value::Object(o) => Value::Object(o.into_iter().map(|(k, x)| (k, self.mask_json(x))).collect()),
+            other => other,
+        }
+    }
+
     pub fn mask(&self, text: &str) -> String {
         let mut out = text.to_string();
         for s in &self.secrets {

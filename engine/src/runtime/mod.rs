@@ -20,7 +20,7 @@ use tokio::sync::Notify;
 
 pub use cache::DagCache;
 pub use local::{Local, LocalOptions};
-pub use masking::Masker;
+pub use masking::{Masker, is_sensitive_name};
 pub use processor::{Current, DagProcessor, ProcessorReport};
 pub use runs::create_run;
 pub use scheduler::Scheduler;
@@ -34,6 +34,15 @@ pub struct Signals {
     pub scheduler: Arc<Notify>,
     /// Tasks were queued.
     pub workers: Arc<Notify>,
+}
+
+/// Connections and variables given outside the store (Airflow's
+/// `AIRFLOW_CONN_*` / `AIRFLOW_VAR_*`, here `UPDRAFT_CONN_*` /
+/// `UPDRAFT_VAR_*`); they win over stored ones.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub connections: std::collections::BTreeMap<String, crate::connection::Connection>,
+    pub variables: std::collections::BTreeMap<String, String>,
 }
 
 /// Timing shared by the runtime's loops.

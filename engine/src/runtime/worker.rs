@@ -21,6 +21,8 @@ use crate::template::{TemplateContext, render_node};
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
     pub worker_id: String,
+    /// Connections and variables from the environment.
+    pub overrides: super::Overrides,
     pub slots: u32,
     /// How long running tries may go on after shutdown is asked.
     pub drain_grace: Duration,
@@ -29,10 +31,16 @@ pub struct WorkerConfig {
 }
 
 impl WorkerConfig {
+    pub fn with_overrides(mut self, overrides: super::Overrides) -> Self {
+        self.overrides = overrides;
+        self
+    }
+
     pub fn new(slots: u32) -> Self {
         let host = hostname();
         WorkerConfig {
             worker_id: format!("{host}-{}-{}", std::process::id(), Timestamp::now().as_millisecond()),
+            overrides: super::Overrides::default(),
             slots: slots.max(1),
             drain_grace: Duration::from_secs(30),
             cancel_grace: Duration::from_secs(15),
@@ -154,7 +162,9 @@ impl Worker {
         let _guard = span.enter();
         let secrets = tokio::try_join!(self.store.connections(), self.store.variables());
         let ((connections, variables), masker) = match secrets {
-            Ok((c, v)) => {
+            Ok((mut c, mut v)) => {
+                c.extend(self.config.overrides.connections.clone());
+                v.extend(self.config.overrides.variables.clone());
                 let m = Masker::new(&c, &v);
                 ((c, v), m)
             }
@@ -292,7 +302,9 @@ impl Worker {
         match result {
             Ok(output) => {
                 system("succeeded".into());
-                Ending::Report(TryOutcome::Success { output })
+                Ending::Report(TryOutcome::Success {
+                    output: masker.mask_json(output),
+                })
             }
             Err(TaskError::Cancelled) if hard_stop.is_cancelled() => {
                 system("stopped by worker shutdown; handed back".into());

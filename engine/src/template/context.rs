@@ -173,7 +173,12 @@ impl Object for Connections {
     }
 
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        let c = self.0.get(key.as_str()?)?;
+        let id = key.as_str()?;
+        // Ids from the environment are upper-case with `_` for `-`.
+        let c = self.0.get(id).or_else(|| {
+            let norm = |s: &str| s.to_ascii_lowercase().replace('-', "_");
+            self.0.iter().find(|(k, _)| norm(k) == norm(id)).map(|(_, c)| c)
+        })?;
         let mut m: BTreeMap<&str, Value> = BTreeMap::new();
         m.insert("conn_type", Value::from(c.conn_type.clone()));
         m.insert("host", Value::from(c.host.clone()));
