@@ -40,6 +40,24 @@ fn main() -> ExitCode {
         Command::Variables(cmd) => commands::secrets::variables(cmd, &settings),
         Command::Standalone { bind, slots } => commands::serve::standalone(&settings, &bind, slots),
         Command::Scheduler => commands::serve::scheduler(&settings),
+        Command::Backfill {
+            dag_id,
+            start,
+            end,
+            reprocess,
+            max_active_runs,
+            dry_run,
+        } => {
+            let args = commands::backfill::BackfillArgs {
+                dag_id,
+                start,
+                end,
+                reprocess,
+                max_active_runs,
+                dry_run,
+            };
+            store::runtime().and_then(|rt| rt.block_on(commands::backfill::backfill(&settings, args)))
+        }
         Command::Worker { slots } => commands::serve::worker(&settings, slots),
     };
     match result {

@@ -1,5 +1,29 @@
 //! Plain tables for people, JSON for programs.
 
+/// `println!` that treats a closed stdout (`updraft runs list | head`) as
+/// the reader being done: exit quietly instead of panicking.
+#[macro_export]
+macro_rules! outln {
+    () => {
+        $crate::output::write_line(format_args!(""))
+    };
+    ($($arg:tt)*) => {
+        $crate::output::write_line(format_args!($($arg)*))
+    };
+}
+
+pub fn write_line(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_fmt(args).and_then(|()| out.write_all(b"\n")) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: writing output: {e}");
+        std::process::exit(1);
+    }
+}
+
 use clap::ValueEnum;
 use jiff::{Timestamp, tz::TimeZone};
 
@@ -29,7 +53,7 @@ pub fn print_table(header: &[&str], rows: &[Vec<String>]) {
                 out.push_str(&format!("{cell:<w$}  "));
             }
         }
-        println!("{}", out.trim_end());
+        crate::outln!("{}", out.trim_end());
     };
     line(header.to_vec());
     for row in rows {

@@ -72,6 +72,27 @@ pub enum Command {
         #[arg(long, default_value_t = 8)]
         slots: u32,
     },
+    /// Create the runs `dags plan` lists for a range and see them through,
+    /// with progress. Hands them to a live scheduler if one uses the store,
+    /// else runs them in this process. Exits 1 if any run failed.
+    Backfill {
+        dag_id: String,
+        /// First logical date: RFC 3339, or a date (00:00 in the DAG's zone).
+        #[arg(long)]
+        start: String,
+        /// Last logical date (inclusive).
+        #[arg(long)]
+        end: String,
+        /// Which existing runs to run again, in place.
+        #[arg(long, value_enum, default_value_t)]
+        reprocess: crate::commands::backfill::ReprocessArg,
+        /// Backfill runs at once [default: the DAG's max_active_runs].
+        #[arg(long)]
+        max_active_runs: Option<u32>,
+        /// Show what would be created or rerun, and stop.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Only the scheduler (and DAG processor), for scale-out.
     Scheduler,
     /// Only a worker, for scale-out.

@@ -363,3 +363,132 @@ fn airflow_connections_and_variables_import_and_secrets_stay_masked() {
     assert!(log.contains("bucket=gs://land-bkt region=none"), "{log}");
     assert!(!log.contains("s3cr3t-pw") && !log.contains("tok-123456"), "{log}");
 }
+
+#[test]
+fn backfill_is_idempotent_reprocesses_in_place_and_reports_failures() {
+    let e = Env::new();
+    let flag = e.path().join("fixed");
+    e.write(
+        "d.yaml",
+        &format!(
+            "schedule: '@daily'\nstart_date: 2024-01-01\ntasks:\n  a: {{operator: shell, command: 'echo {{{{ ds }}}}'}}\n  b: {{operator: shell, depends_on: a, command: 'test {{{{ ds }}}} != 2024-01-03 || test -f {}'}}\n",
+            flag.display()
+        ),
+    );
+    let runs = || {
+        e.json(&["runs", "list", "d", "--output", "json"])
+            .as_array()
+            .unwrap()
+            .clone()
+    };
+    let out = e.run(&[
+        "backfill",
+        "d",
+        "--start",
+        "2024-01-01",
+        "--end",
+        "2024-01-05",
+        "--max-active-runs",
+        "2",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "a run failed: {}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(err.contains("5/5 runs done") && err.contains("1 failed"), "{err}");
+    assert!(err.contains("failed runs: 2024-01-03T00:00:00Z"), "{err}");
+    let first = runs();
+    assert_eq!(first.len(), 5);
+    assert!(first.iter().all(|r| r["run_type"] == "backfill"));
+    // Again with the default: nothing new, nothing rerun.
+    let out = e.run(&["backfill", "d", "--start", "2024-01-01", "--end", "2024-01-05"]);
+    assert!(
+        text(&out.stderr).contains("0/0 runs done") && text(&out.stderr).contains("5 kept"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(runs(), first, "untouched");
+    // Dry run says what --reprocess failed would do.
+    let out = e.run(&[
+        "backfill",
+        "d",
+        "--start",
+        "2024-01-01",
+        "--end",
+        "2024-01-05",
+        "--reprocess",
+        "failed",
+        "--dry-run",
+    ]);
+    let plan = text(&out.stdout);
+    assert!(
+        plan.contains("2024-01-03T00:00:00Z  rerun (failed)") && plan.contains("2024-01-01T00:00:00Z  keep (success)"),
+        "{plan}"
+    );
+    std::fs::write(&flag, "").unwrap();
+    let out = e.run(&[
+        "backfill",
+        "d",
+        "--start",
+        "2024-01-01",
+        "--end",
+        "2024-01-05",
+        "--reprocess",
+        "failed",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let after = runs();
+    assert_eq!(after.len(), 5, "never two runs for one date");
+    assert!(after.iter().all(|r| r["state"] == "success"));
+    let rerun = after
+        .iter()
+        .find(|r| r["logical_date"] == "2024-01-03T00:00:00Z")
+        .unwrap();
+    let tasks = e.json(&[
+        "tasks",
+        "list",
+        "d",
+        rerun["run_id"].as_str().unwrap(),
+        "--output",
+        "json",
+    ]);
+    assert_eq!(
+        tasks[1]["try_number"], 2,
+        "rerun in place keeps counting tries: {tasks}"
+    );
+}
+
+#[test]
+fn backfill_hands_runs_to_a_live_scheduler() {
+    let e = Env::new();
+    e.write(
+        "d.yaml",
+        "schedule: '@daily'\nstart_date: 2024-01-01\ntasks:\n  a: {operator: empty}\n",
+    );
+    let _sa = e.standalone();
+    // Wait for the standalone's scheduler to announce itself in the store.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let url = format!("sqlite://{}/.updraft/updraft.db", e.path().display());
+    wait_until("the scheduler to register", Duration::from_secs(20), || {
+        rt.block_on(async {
+            let store = updraft_engine::store::Store::connect(&url).await.ok()?;
+            let live = store
+                .live_workers(jiff::Timestamp::now() - jiff::SignedDuration::from_secs(10))
+                .await
+                .ok()?;
+            live.iter().any(|w| w.kind == "scheduler").then_some(())
+        })
+    });
+    let out = e.run(&["backfill", "d", "--start", "2024-01-01", "--end", "2024-01-03"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("handing it 3 run(s)"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(
+        e.json(&["runs", "list", "d", "--output", "json"])
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+}

@@ -123,6 +123,7 @@ impl Env {
             timing: timing(),
             reload_every: Duration::from_millis(100),
             overrides: Default::default(),
+            scope: Default::default(),
         };
         Local::start(self.store.clone(), self.registry.clone(), opts)
             .await
@@ -420,6 +421,7 @@ async fn a_lost_workers_try_is_retried_by_another() {
         timing: timing(),
         reload_every: Duration::from_millis(100),
         overrides: Default::default(),
+        scope: Default::default(),
     };
     let local = Local::start(e.store.clone(), e.registry.clone(), opts).await.unwrap();
     let run = trigger(&local, "lost").await;
@@ -502,6 +504,7 @@ async fn two_workers_on_postgres_run_each_task_exactly_once() {
         timing: timing(),
         reload_every: Duration::from_millis(100),
         overrides: Default::default(),
+        scope: Default::default(),
     };
     let local = Local::start(e.store.clone(), e.registry.clone(), opts).await.unwrap();
     // Two workers that share nothing but the database, as on two machines.

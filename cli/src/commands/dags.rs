@@ -183,7 +183,7 @@ async fn trigger(
     let Some(run) = create_run(&store, &dag, version, RunType::Manual, at, conf).await? else {
         bail!("DAG `{dag_id}` already has a run at that logical date (see `updraft runs list {dag_id}`)");
     };
-    println!("{}", run.run_id);
+    crate::outln!("{}", run.run_id);
     if !wait {
         return Ok(ExitCode::SUCCESS);
     }
@@ -208,7 +208,7 @@ async fn set_paused(settings: &Settings, dag_id: &str, paused: bool) -> Result<E
         sync(settings, &store, dag_id).await?;
     }
     store.set_paused(dag_id, paused).await?;
-    println!("{dag_id}: {}", if paused { "paused" } else { "unpaused" });
+    crate::outln!("{dag_id}: {}", if paused { "paused" } else { "unpaused" });
     Ok(ExitCode::SUCCESS)
 }
 
@@ -256,10 +256,10 @@ fn validate(bag: &DagBag, paths: &[PathBuf]) -> Result<ExitCode> {
     }
     let problems = bag.diagnostics().count();
     if bad == 0 {
-        println!("ok: {} DAG(s) in {files} file(s)", bag.dags.len());
+        crate::outln!("ok: {} DAG(s) in {files} file(s)", bag.dags.len());
         Ok(ExitCode::SUCCESS)
     } else {
-        println!("{bad} of {files} file(s) invalid, {problems} problem(s)");
+        crate::outln!("{bad} of {files} file(s) invalid, {problems} problem(s)");
         Ok(ExitCode::FAILURE)
     }
 }
@@ -288,7 +288,7 @@ fn list(bag: &DagBag, output: Format) {
                     })
                 })
                 .collect();
-            println!("{}", serde_json::Value::Array(items));
+            crate::outln!("{}", serde_json::Value::Array(items));
         }
         Format::Table => {
             let rows: Vec<Vec<String>> = bag
@@ -314,14 +314,14 @@ fn list(bag: &DagBag, output: Format) {
 fn show(dag: &Dag, output: ShowFormat) -> Result<()> {
     match output {
         ShowFormat::Dot => {
-            println!("digraph \"{}\" {{\n  rankdir=LR;", dag.dag_id);
+            crate::outln!("digraph \"{}\" {{\n  rankdir=LR;", dag.dag_id);
             for t in &dag.tasks {
-                println!("  \"{}\" [label=\"{}\\n({})\"];", t.task_id, t.task_id, t.operator);
+                crate::outln!("  \"{}\" [label=\"{}\\n({})\"];", t.task_id, t.task_id, t.operator);
             }
             for (a, b) in dag.graph.edges() {
-                println!("  \"{}\" -> \"{}\";", dag.tasks[a].task_id, dag.tasks[b].task_id);
+                crate::outln!("  \"{}\" -> \"{}\";", dag.tasks[a].task_id, dag.tasks[b].task_id);
             }
-            println!("}}");
+            crate::outln!("}}");
         }
         ShowFormat::Json => {
             let tasks: Vec<_> = dag
@@ -361,32 +361,33 @@ fn show(dag: &Dag, output: ShowFormat) -> Result<()> {
                 "tasks": tasks,
                 "edges": edges,
             });
-            println!("{v}");
+            crate::outln!("{v}");
         }
         ShowFormat::Text => {
-            println!("DAG {}  ({})", dag.dag_id, dag.file.display());
+            crate::outln!("DAG {}  ({})", dag.dag_id, dag.file.display());
             if let Some(d) = &dag.description {
-                println!("  {d}");
+                crate::outln!("  {d}");
             }
             let tz = dag.tz();
-            println!("  schedule:    {} ({})", dag.schedule(), dag.timezone_name);
-            println!(
+            crate::outln!("  schedule:    {} ({})", dag.schedule(), dag.timezone_name);
+            crate::outln!(
                 "  start_date:  {}",
                 dag.start_date.map(|t| local(t, tz)).unwrap_or_else(|| "-".into())
             );
-            println!(
+            crate::outln!(
                 "  end_date:    {}",
                 dag.end_date.map(|t| local(t, tz)).unwrap_or_else(|| "-".into())
             );
-            println!("  catchup:     {}", if dag.catchup { "on" } else { "off" });
-            println!(
+            crate::outln!("  catchup:     {}", if dag.catchup { "on" } else { "off" });
+            crate::outln!(
                 "  max active:  {} run(s), {} task(s) per run",
-                dag.max_active_runs, dag.max_active_tasks
+                dag.max_active_runs,
+                dag.max_active_tasks
             );
             if !dag.tags.is_empty() {
-                println!("  tags:        {}", dag.tags.join(", "));
+                crate::outln!("  tags:        {}", dag.tags.join(", "));
             }
-            println!();
+            crate::outln!();
             let rows: Vec<Vec<String>> = dag
                 .tasks
                 .iter()
@@ -414,15 +415,15 @@ fn show(dag: &Dag, output: ShowFormat) -> Result<()> {
                 &["TASK", "OPERATOR", "TRIGGER_RULE", "RETRIES", "TIMEOUT", "DEPENDS_ON"],
                 &rows,
             );
-            println!();
-            println!("Edges ({}):", dag.graph.edges().count());
+            crate::outln!();
+            crate::outln!("Edges ({}):", dag.graph.edges().count());
             for (a, b) in dag.graph.edges() {
-                println!("  {} -> {}", dag.tasks[a].task_id, dag.tasks[b].task_id);
+                crate::outln!("  {} -> {}", dag.tasks[a].task_id, dag.tasks[b].task_id);
             }
-            println!();
-            println!("Graph:");
+            crate::outln!();
+            crate::outln!("Graph:");
             for line in graph_text::render(dag).lines() {
-                println!("  {line}");
+                crate::outln!("  {line}");
             }
         }
     }
@@ -454,7 +455,7 @@ fn plan(dag: &Dag, start: &str, end: &str, output: Format) -> Result<()> {
                     })
                 })
                 .collect();
-            println!("{}", serde_json::Value::Array(items));
+            crate::outln!("{}", serde_json::Value::Array(items));
         }
         Format::Table => {
             let rows: Vec<Vec<String>> = runs

@@ -20,7 +20,7 @@ pub fn run(cmd: DbCommand, settings: &Settings) -> Result<ExitCode> {
         DbCommand::Migrate => runtime()?.block_on(async {
             let store = Store::connect(&settings.database_url).await?;
             let n = store.migrate().await?;
-            println!("{}: {n} migration(s) applied", redact(&settings.database_url));
+            crate::outln!("{}: {n} migration(s) applied", redact(&settings.database_url));
             Ok(ExitCode::SUCCESS)
         }),
     }

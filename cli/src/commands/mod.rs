@@ -1,3 +1,4 @@
+pub mod backfill;
 pub mod dags;
 pub mod db;
 pub mod runs;

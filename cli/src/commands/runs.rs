@@ -46,7 +46,7 @@ pub fn run(cmd: RunsCommand, settings: &Settings) -> Result<ExitCode> {
                         })
                     })
                     .collect();
-                println!("{}", serde_json::Value::Array(items));
+                crate::outln!("{}", serde_json::Value::Array(items));
             }
             Format::Table => {
                 let rows: Vec<Vec<String>> = runs

@@ -166,7 +166,7 @@ pub fn connections(cmd: ConnectionsCommand, settings: &Settings) -> Result<ExitC
                 for (id, c) in &conns {
                     store.set_connection(id, c).await?;
                 }
-                println!("imported {} connection(s)", conns.len());
+                crate::outln!("imported {} connection(s)", conns.len());
             }
             ConnectionsCommand::List { output } => {
                 let all = store.connections().await?;
@@ -174,7 +174,7 @@ pub fn connections(cmd: ConnectionsCommand, settings: &Settings) -> Result<ExitC
                     Format::Json => {
                         let m: serde_json::Map<String, Value> =
                             all.iter().map(|(k, c)| (k.clone(), masked(c))).collect();
-                        println!("{}", Value::Object(m));
+                        crate::outln!("{}", Value::Object(m));
                     }
                     Format::Table => {
                         let opt = |o: &Option<String>| o.clone().unwrap_or_default();
@@ -204,20 +204,20 @@ pub fn connections(cmd: ConnectionsCommand, settings: &Settings) -> Result<ExitC
                 let c = all
                     .get(&conn_id)
                     .with_context(|| format!("no connection `{conn_id}`"))?;
-                println!("{}", if reveal { revealed(c) } else { masked(c) });
+                crate::outln!("{}", if reveal { revealed(c) } else { masked(c) });
             }
             ConnectionsCommand::Set { conn_id, uri } => {
                 // The URI may hold a password: never repeat it in an error.
                 let c = parse_uri(&uri)
                     .map_err(|e| anyhow::anyhow!("--uri: {}", e.split(" in ").next().unwrap_or("invalid")))?;
                 store.set_connection(&conn_id, &c).await?;
-                println!("{conn_id}: saved");
+                crate::outln!("{conn_id}: saved");
             }
             ConnectionsCommand::Delete { conn_id } => {
                 if !store.delete_connection(&conn_id).await? {
                     bail!("no connection `{conn_id}`");
                 }
-                println!("{conn_id}: deleted");
+                crate::outln!("{conn_id}: deleted");
             }
         }
         Ok(ExitCode::SUCCESS)
@@ -250,7 +250,7 @@ pub fn variables(cmd: VariablesCommand, settings: &Settings) -> Result<ExitCode>
                     };
                     store.set_variable(k, &text).await?;
                 }
-                println!("imported {} variable(s)", map.len());
+                crate::outln!("imported {} variable(s)", map.len());
             }
             VariablesCommand::List { output } => {
                 let all = store.variables().await?;
@@ -260,7 +260,7 @@ pub fn variables(cmd: VariablesCommand, settings: &Settings) -> Result<ExitCode>
                             .iter()
                             .map(|(k, v)| (k.clone(), json!(show_value(k, v, false))))
                             .collect();
-                        println!("{}", Value::Object(m));
+                        crate::outln!("{}", Value::Object(m));
                     }
                     Format::Table => {
                         let rows: Vec<Vec<String>> = all
@@ -274,17 +274,17 @@ pub fn variables(cmd: VariablesCommand, settings: &Settings) -> Result<ExitCode>
             VariablesCommand::Get { name, reveal } => {
                 let all = store.variables().await?;
                 let v = all.get(&name).with_context(|| format!("no variable `{name}`"))?;
-                println!("{}", show_value(&name, v, reveal));
+                crate::outln!("{}", show_value(&name, v, reveal));
             }
             VariablesCommand::Set { name, value } => {
                 store.set_variable(&name, &value).await?;
-                println!("{name}: saved");
+                crate::outln!("{name}: saved");
             }
             VariablesCommand::Delete { name } => {
                 if !store.delete_variable(&name).await? {
                     bail!("no variable `{name}`");
                 }
-                println!("{name}: deleted");
+                crate::outln!("{name}: deleted");
             }
         }
         Ok(ExitCode::SUCCESS)

@@ -31,6 +31,7 @@ fn options(settings: &Settings, slots: u32, scheduler: bool, worker: bool) -> Lo
         timing: Timing::default(),
         reload_every: Duration::from_secs(2),
         overrides: settings.overrides.clone(),
+        scope: Default::default(),
     }
 }
 

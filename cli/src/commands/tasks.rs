@@ -91,7 +91,7 @@ async fn list(settings: &Settings, dag_id: &str, run_id: &str, output: Format) -
                     })
                 })
                 .collect();
-            println!("{}", serde_json::Value::Array(items));
+            crate::outln!("{}", serde_json::Value::Array(items));
         }
         Format::Table => {
             let rows: Vec<Vec<String>> = tis
@@ -118,7 +118,7 @@ async fn list(settings: &Settings, dag_id: &str, run_id: &str, output: Format) -
 }
 
 pub fn print_line(l: &LogLine) {
-    println!("{} {:<6} {}", l.at.strftime("%Y-%m-%dT%H:%M:%S%.3fZ"), l.stream, l.line);
+    crate::outln!("{} {:<6} {}", l.at.strftime("%Y-%m-%dT%H:%M:%S%.3fZ"), l.stream, l.line);
 }
 
 async fn logs(

@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use jiff::Timestamp;
-use updraft_engine::runtime::{DagCache, Local, LocalOptions, Signals, Timing, Worker, WorkerConfig, create_run};
+use updraft_engine::runtime::{
+    DagCache, Local, LocalOptions, Scope, Signals, Timing, Worker, WorkerConfig, create_run,
+};
 use updraft_engine::store::{RunState, RunType, Store, TaskState};
 use updraft_engine::time::parse_instant;
 
@@ -69,6 +71,10 @@ pub async fn test_dag(settings: &Settings, dag_id: &str, logical_date: Option<&s
         timing: fast_timing(),
         reload_every: Duration::from_secs(3600),
         overrides: settings.overrides.clone(),
+        scope: Scope {
+            only_dag: Some(dag_id.to_string()),
+            create_scheduled: false,
+        },
     };
     let local = Local::start(store.clone(), registry, opts).await?;
     let cur = local
@@ -87,7 +93,7 @@ pub async fn test_dag(settings: &Settings, dag_id: &str, logical_date: Option<&s
     .await?
     .context("a run already exists at that logical date")?;
     local.signals.scheduler.notify_one();
-    println!(
+    crate::outln!(
         "testing {} ({}, logical date {})",
         dag_id,
         run.run_id,
@@ -102,7 +108,7 @@ pub async fn test_dag(settings: &Settings, dag_id: &str, logical_date: Option<&s
                     (Some(s), Some(e)) => format!("{:.2}s", e.duration_since(s).as_secs_f64()),
                     _ => "-".into(),
                 };
-                println!(
+                crate::outln!(
                     "  {:<32} {:<16} try {}  {took}",
                     ti.task_id,
                     ti.state.as_str(),
@@ -136,7 +142,7 @@ pub async fn test_dag(settings: &Settings, dag_id: &str, logical_date: Option<&s
         .zip(end.start_date)
         .map(|(e, s)| e.duration_since(s).as_secs_f64())
         .unwrap_or(0.0);
-    println!("run {}: {} in {took:.2}s", end.run_id, end.state);
+    crate::outln!("run {}: {} in {took:.2}s", end.run_id, end.state);
     Ok(if end.state == RunState::Success {
         ExitCode::SUCCESS
     } else {
@@ -200,11 +206,11 @@ pub async fn test_task(settings: &Settings, dag_id: &str, task_id: &str, logical
     handle.await??;
     match state.state {
         TaskState::Success => {
-            println!("{task_id}: success; output {}", state.output.unwrap_or_default());
+            crate::outln!("{task_id}: success; output {}", state.output.unwrap_or_default());
             Ok(ExitCode::SUCCESS)
         }
         other => {
-            println!("{task_id}: {other}: {}", state.error.unwrap_or_default());
+            crate::outln!("{task_id}: {other}: {}", state.error.unwrap_or_default());
             Ok(ExitCode::FAILURE)
         }
     }

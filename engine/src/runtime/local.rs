@@ -24,6 +24,8 @@ pub struct LocalOptions {
     /// How often the DAGs folder is checked for changes.
     pub reload_every: Duration,
     pub overrides: super::Overrides,
+    /// What the scheduler (and worker) look after.
+    pub scope: super::Scope,
 }
 
 /// A running set of loops; stop it with [`Local::shutdown`].
@@ -68,7 +70,8 @@ impl Local {
             }));
         }
         if opts.run_scheduler {
-            let sched = Scheduler::new(
+            let sched = Scheduler::scoped(
+                opts.scope.clone(),
                 store.clone(),
                 processor.clone(),
                 cache.clone(),
@@ -82,6 +85,7 @@ impl Local {
         if opts.run_worker {
             let mut config = WorkerConfig::new(opts.slots);
             config.overrides = opts.overrides.clone();
+            config.only_dag = opts.scope.only_dag.clone();
             let worker = Arc::new(Worker::new(
                 store.clone(),
                 cache.clone(),

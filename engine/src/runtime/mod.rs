@@ -4,6 +4,7 @@
 //! in-process notification when they live in one process, and polling as a
 //! slow safety net otherwise.
 
+mod backfill;
 mod cache;
 mod local;
 mod masking;
@@ -18,12 +19,13 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
+pub use backfill::{Reprocess, Step, apply_step, plan_backfill};
 pub use cache::DagCache;
 pub use local::{Local, LocalOptions};
 pub use masking::{Masker, is_sensitive_name};
 pub use processor::{Current, DagProcessor, ProcessorReport};
 pub use runs::create_run;
-pub use scheduler::Scheduler;
+pub use scheduler::{Scheduler, Scope};
 pub use worker::{Worker, WorkerConfig};
 
 /// In-process wake-ups between the scheduler and workers.

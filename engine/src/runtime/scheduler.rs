@@ -18,7 +18,37 @@ use crate::dag::Dag;
 use crate::schedule::DataInterval;
 use crate::store::{DagRun, NewRun, RunState, RunType, Store, TaskState, run_id_for};
 
+/// What a scheduler looks after.
+#[derive(Debug, Clone)]
+pub struct Scope {
+    /// Only this DAG's runs (a backfill's own scheduler); all when `None`.
+    pub only_dag: Option<String>,
+    /// Whether to create scheduled runs (not in a backfill's own scheduler).
+    pub create_scheduled: bool,
+}
+
+impl Default for Scope {
+    fn default() -> Self {
+        Scope::everything()
+    }
+}
+
+impl Scope {
+    pub fn everything() -> Self {
+        Scope {
+            only_dag: None,
+            create_scheduled: true,
+        }
+    }
+
+    fn covers(&self, dag_id: &str) -> bool {
+        self.only_dag.as_deref().is_none_or(|d| d == dag_id)
+    }
+}
+
 pub struct Scheduler {
+    scope: Scope,
+    id: String,
     store: Store,
     processor: Arc<DagProcessor>,
     cache: Arc<DagCache>,
@@ -44,7 +74,26 @@ impl Scheduler {
         signals: Signals,
         timing: Timing,
     ) -> Self {
+        Self::scoped(Scope::everything(), store, processor, cache, signals, timing)
+    }
+
+    pub fn scoped(
+        scope: Scope,
+        store: Store,
+        processor: Arc<DagProcessor>,
+        cache: Arc<DagCache>,
+        signals: Signals,
+        timing: Timing,
+    ) -> Self {
+        let id = format!(
+            "{}-{}-scheduler-{}",
+            super::hostname(),
+            std::process::id(),
+            Timestamp::now().as_millisecond()
+        );
         Scheduler {
+            scope,
+            id,
             store,
             processor,
             cache,
@@ -54,6 +103,26 @@ impl Scheduler {
         }
     }
 
+    /// Registers this scheduler among the live processes (a backfill hands
+    /// its runs to a live one), heartbeating with the reaper's rhythm.
+    async fn announce(&self, now: Timestamp) -> Result<(), RuntimeError> {
+        if self.scope.only_dag.is_some() {
+            return Ok(());
+        }
+        self.store
+            .register_worker(&crate::store::WorkerInfo {
+                worker_id: self.id.clone(),
+                kind: "scheduler".into(),
+                hostname: super::hostname(),
+                pid: std::process::id(),
+                slots: 0,
+                started_at: now,
+                heartbeat: now,
+            })
+            .await?;
+        Ok(())
+    }
+
     /// Runs passes until `shutdown`: after every event, and at the latest
     /// when the next run or retry is due or the tick passes.
     pub async fn run(&self, shutdown: CancellationToken) {
@@ -61,6 +130,9 @@ impl Scheduler {
         loop {
             let now = Timestamp::now();
             if now.duration_since(last_reap) >= SignedDuration::try_from(self.timing.heartbeat).unwrap_or_default() {
+                if let Err(e) = self.announce(now).await {
+                    tracing::error!(error = %e, "scheduler heartbeat failed");
+                }
                 if let Err(e) = self.reap(now).await {
                     tracing::error!(error = %e, "reaping lost tasks failed");
                 }
@@ -74,7 +146,12 @@ impl Scheduler {
                 }
             };
             tokio::select! {
-                () = shutdown.cancelled() => return,
+                () = shutdown.cancelled() => {
+                    if self.scope.only_dag.is_none() {
+                        let _ = self.store.deregister_worker(&self.id).await;
+                    }
+                    return;
+                }
                 () = self.signals.scheduler.notified() => {}
                 () = tokio::time::sleep(wait) => {}
             }
@@ -106,9 +183,14 @@ impl Scheduler {
     pub async fn pass(&self, now: Timestamp) -> Result<(PassReport, Duration), RuntimeError> {
         let mut report = PassReport::default();
         let mut wake = now + SignedDuration::try_from(self.timing.scheduler_tick).unwrap_or_default();
-        self.create_due_runs(now, &mut report, &mut wake).await?;
+        if self.scope.create_scheduled {
+            self.create_due_runs(now, &mut report, &mut wake).await?;
+        }
         self.start_queued_runs().await?;
         for run in self.store.runs_in_states(&[RunState::Running]).await? {
+            if !self.scope.covers(&run.dag_id) {
+                continue;
+            }
             let dag = self.cache.get(run.version_id).await?;
             self.advance(&dag, &run, now, &mut report, &mut wake).await?;
         }
@@ -203,6 +285,14 @@ impl Scheduler {
         }
         let mut running: BTreeMap<String, i64> = BTreeMap::new();
         for run in &queued {
+            if !self.scope.covers(&run.dag_id) {
+                continue;
+            }
+            // A backfill paces its own runs (`--max-active-runs`).
+            if run.run_type == crate::store::RunType::Backfill {
+                self.store.start_run(run.id).await?;
+                continue;
+            }
             if !running.contains_key(&run.dag_id) {
                 let n = self.store.count_runs(&run.dag_id, &[RunState::Running]).await?;
                 running.insert(run.dag_id.clone(), n);

@@ -23,6 +23,8 @@ pub struct WorkerConfig {
     pub worker_id: String,
     /// Connections and variables from the environment.
     pub overrides: super::Overrides,
+    /// Only run this DAG's tasks (a backfill's own worker).
+    pub only_dag: Option<String>,
     pub slots: u32,
     /// How long running tries may go on after shutdown is asked.
     pub drain_grace: Duration,
@@ -41,6 +43,7 @@ impl WorkerConfig {
         WorkerConfig {
             worker_id: format!("{host}-{}-{}", std::process::id(), Timestamp::now().as_millisecond()),
             overrides: super::Overrides::default(),
+            only_dag: None,
             slots: slots.max(1),
             drain_grace: Duration::from_secs(30),
             cancel_grace: Duration::from_secs(15),
@@ -100,7 +103,11 @@ impl Worker {
         while !shutdown.is_cancelled() {
             let free = self.config.slots as usize - running.len();
             if free > 0 {
-                match self.store.claim(&self.config.worker_id, free as u32).await {
+                match self
+                    .store
+                    .claim_for(&self.config.worker_id, free as u32, self.config.only_dag.as_deref())
+                    .await
+                {
                     Ok(claimed) => {
                         let got = claimed.len();
                         for c in claimed {

@@ -112,6 +112,12 @@ impl Store {
     /// never get the same one (Postgres: `FOR UPDATE SKIP LOCKED`; SQLite:
     /// one writer at a time).
     pub async fn claim(&self, worker_id: &str, limit: u32) -> Result<Vec<Claimed>> {
+        self.claim_for(worker_id, limit, None).await
+    }
+
+    /// Like [`Store::claim`], limited to one DAG's tasks when `dag_id` is
+    /// given (a backfill running its own runs).
+    pub async fn claim_for(&self, worker_id: &str, limit: u32, dag_id: Option<&str>) -> Result<Vec<Claimed>> {
         if limit == 0 {
             return Ok(Vec::new());
         }
@@ -121,12 +127,13 @@ impl Store {
         };
         let sql = format!(
             "UPDATE task_instances SET state = 'running', try_number = try_number + 1, worker_id = $1, heartbeat = $2, start_date = $2, end_date = NULL, error = NULL \
-             WHERE id IN (SELECT id FROM task_instances WHERE state = 'queued' ORDER BY queued_at, id LIMIT $3 {lock}) RETURNING {TI_COLUMNS}"
+             WHERE id IN (SELECT id FROM task_instances WHERE state = 'queued' AND ($4 = '' OR dag_id = $4) ORDER BY queued_at, id LIMIT $3 {lock}) RETURNING {TI_COLUMNS}"
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(worker_id)
             .bind(now_us())
             .bind(i64::from(limit))
+            .bind(dag_id.unwrap_or(""))
             .fetch_all(self.pool())
             .await?;
         let tis: Vec<TaskInstance> = rows.iter().map(ti_from_row).collect::<Result<_>>()?;
