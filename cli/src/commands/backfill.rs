@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use clap::ValueEnum;
 use jiff::{SignedDuration, Timestamp};
-use updraft_engine::runtime::{Local, LocalOptions, Reprocess, Scope, Step, Timing, apply_step, plan_backfill};
+use updraft_engine::runtime::{
+    Local, LocalOptions, Reprocess, Scope, Step, Timing, apply_step, died_here, plan_backfill,
+};
 use updraft_engine::store::{RunState, Store};
 use updraft_engine::time::parse_instant;
 
@@ -164,16 +166,7 @@ pub async fn backfill(settings: &Settings, a: BackfillArgs) -> Result<ExitCode> 
 async fn scheduler_alive(store: &Store) -> Result<bool> {
     let since = Timestamp::now() - SignedDuration::from_secs(10);
     let live = store.live_workers(since).await?;
-    Ok(live.iter().any(|w| {
-        w.kind == "scheduler"
-            && !(w.hostname == hostname() && !std::path::Path::new(&format!("/proc/{}", w.pid)).exists())
-    }))
-}
-
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_default()
+    Ok(live.iter().any(|w| w.kind == "scheduler" && !died_here(w)))
 }
 
 /// One line of progress: a bar on a terminal, a line every few seconds
@@ -214,11 +207,7 @@ impl Progress {
             "-".into()
         };
         let width = 30;
-        let filled = if self.total == 0 {
-            width
-        } else {
-            done * width / self.total
-        };
+        let filled = (done * width).checked_div(self.total).unwrap_or(width);
         let line = format!(
             "[{}{}] {done}/{} runs done, {} running, {} failed, {} kept; elapsed {elapsed:.1}s, ETA {eta}",
             "#".repeat(filled),

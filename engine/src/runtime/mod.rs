@@ -94,6 +94,6 @@ pub(crate) fn hostname() -> String {
 /// A registered process on this machine whose pid is gone died without
 /// deregistering (kill -9, a crash): no need to wait for its heartbeat to
 /// go stale.
-pub(crate) fn died_here(w: &crate::store::WorkerInfo) -> bool {
+pub fn died_here(w: &crate::store::WorkerInfo) -> bool {
     w.hostname == hostname() && !std::path::Path::new(&format!("/proc/{}", w.pid)).exists()
 }
