@@ -34,6 +34,18 @@ pub struct Cli {
     )]
     pub database_url: String,
 
+    /// Encrypts connection passwords and extras, and variables, at rest.
+    /// Use a long random value (e.g. `openssl rand -base64 32`) and keep it:
+    /// stored secrets cannot be read without it.
+    #[arg(
+        long,
+        global = true,
+        env = "UPDRAFT_SECRET_KEY",
+        hide_env_values = true,
+        value_name = "KEY"
+    )]
+    pub secret_key: Option<String>,
+
     /// Whether DAGs seen for the first time start paused (as in Airflow).
     #[arg(long, global = true, env = "UPDRAFT_DAGS_PAUSED_AT_CREATION", default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
     pub dags_paused_at_creation: bool,
@@ -109,6 +121,7 @@ pub struct Settings {
     pub dags_folder: PathBuf,
     pub database_url: String,
     pub dags_paused_at_creation: bool,
+    pub secret_key: Option<String>,
     /// `UPDRAFT_CONN_<ID>` (URIs) and `UPDRAFT_VAR_<NAME>`, read once here.
     pub overrides: Overrides,
 }
@@ -143,6 +156,7 @@ impl Cli {
             database_url: self.database_url.clone(),
             dags_paused_at_creation: self.dags_paused_at_creation,
             overrides: env_overrides(),
+            secret_key: self.secret_key.clone(),
         }
     }
 }

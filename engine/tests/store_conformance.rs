@@ -299,7 +299,7 @@ async fn finishing_is_fenced_by_worker_and_try(store: &Store) {
     assert_eq!(ti.output, Some(serde_json::json!({"rows": 3})));
     assert!(ti.end_date.is_some());
     assert_eq!(
-        store.task_outputs(run.id).await.unwrap(),
+        store.task_outputs(run.id, &["a", "zzz"]).await.unwrap(),
         vec![("a".to_string(), serde_json::json!({"rows": 3}))]
     );
 }
@@ -620,4 +620,48 @@ async fn concurrent_migrations_of_a_fresh_sqlite_file() {
         applied += h.await.unwrap();
     }
     assert_eq!(applied, 1);
+}
+
+/// With a secret key, passwords, extras and variable values are encrypted
+/// at rest: not in the database file, unreadable without the key or with
+/// another one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_are_encrypted_at_rest_with_a_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/enc.db", dir.path().display());
+    let store = Store::connect(&url)
+        .await
+        .unwrap()
+        .with_secret_key("correct horse battery staple");
+    store.migrate().await.unwrap();
+    let c = Connection {
+        password: Some("pw-plain-7781".into()),
+        extra: Some(serde_json::json!({"api_key": "extra-plain-7782"})),
+        host: Some("db".into()),
+        ..Connection::default()
+    };
+    store.set_connection("pg", &c).await.unwrap();
+    store.set_variable("token", "var-plain-7783").await.unwrap();
+    let back = store.connections().await.unwrap();
+    assert_eq!(back["pg"].password.as_deref(), Some("pw-plain-7781"));
+    assert_eq!(back["pg"].extra_json()["api_key"], "extra-plain-7782");
+    assert_eq!(store.variables().await.unwrap()["token"], "var-plain-7783");
+    store.close().await;
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        for secret in ["pw-plain-7781", "extra-plain-7782", "var-plain-7783"] {
+            assert!(!text.contains(secret), "{secret} is stored in the clear");
+        }
+    }
+    let no_key = Store::connect(&url).await.unwrap();
+    let e = no_key.connections().await.unwrap_err().to_string();
+    assert!(
+        e.contains("connection `pg` is encrypted at rest; set UPDRAFT_SECRET_KEY"),
+        "{e}"
+    );
+    let wrong = Store::connect(&url).await.unwrap().with_secret_key("wrong");
+    let e = wrong.variables().await.unwrap_err().to_string();
+    assert!(e.contains("variable `token` cannot be decrypted"), "{e}");
+    assert!(!e.contains("var-plain"), "{e}");
 }

@@ -31,7 +31,10 @@ fn fast_timing() -> Timing {
 /// connections and variables.
 async fn private_store(settings: &Settings) -> Result<(tempfile::TempDir, Store)> {
     let dir = tempfile::tempdir()?;
-    let store = Store::connect(&format!("sqlite://{}/test.db", dir.path().display())).await?;
+    let mut store = Store::connect(&format!("sqlite://{}/test.db", dir.path().display())).await?;
+    if let Some(key) = &settings.secret_key {
+        store = store.with_secret_key(key);
+    }
     store.migrate().await?;
     match crate::store::open(settings).await {
         Ok(real) => {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use jiff::tz::TimeZone;
 
 use super::fields::{FieldReader, check_id};
-use super::{Dag, DagGraph, RetryPolicy, Task, TriggerRule};
+use super::{Dag, DagGraph, OutputReads, RetryPolicy, Task, TriggerRule};
 use crate::diagnostic::{Diagnostic, Problems};
 use crate::operator::Registry;
 use crate::schedule::{Schedule, Timetable};
@@ -418,11 +418,11 @@ fn read_tasks(
         };
         problems.add(entries[cycle[0]].key_span, msg);
     }
-    let tasks: Vec<Task> = tasks.into_iter().flatten().collect();
+    let mut tasks: Vec<Task> = tasks.into_iter().flatten().collect();
     if tasks.len() != entries.len() || !problems.is_empty() {
         return None;
     }
-    for (i, task) in tasks.iter().enumerate() {
+    for (i, task) in tasks.iter_mut().enumerate() {
         check_templates(task, i, &ids, &graph, problems);
     }
     Some((tasks, graph))
@@ -540,13 +540,15 @@ fn read_task(
         execution_timeout: settings.execution_timeout,
         description,
         span: e.key_span,
+        reads_outputs: OutputReads::None,
     };
     (Some(task), upstream)
 }
 
 /// Every templated string must compile and read only names the context has;
 /// `outputs.X` must name an upstream task.
-fn check_templates(task: &Task, index: usize, ids: &[&str], graph: &DagGraph, problems: &mut Problems) {
+fn check_templates(task: &mut Task, index: usize, ids: &[&str], graph: &DagGraph, problems: &mut Problems) {
+    let mut reads = OutputReads::None;
     let Some(fields) = task.config.as_map() else {
         return;
     };
@@ -568,9 +570,19 @@ fn check_templates(task: &Task, index: usize, ids: &[&str], graph: &DagGraph, pr
                 let head = parts.next().unwrap_or_default();
                 if !CONTEXT_NAMES.contains(&head) {
                     report(span, format!("unknown template variable `{head}`{}", did_you_mean(head, CONTEXT_NAMES.iter().copied())));
-                } else if head == "outputs"
-                    && let Some(up) = parts.next()
-                {
+                } else if head == "outputs" {
+                    let Some(up) = parts.next() else {
+                        reads = OutputReads::All;
+                        continue;
+                    };
+                    if let OutputReads::None = reads {
+                        reads = OutputReads::Tasks(Vec::new());
+                    }
+                    if let OutputReads::Tasks(list) = &mut reads
+                        && !list.iter().any(|x| x == up)
+                    {
+                        list.push(up.to_string());
+                    }
                     match ids.iter().position(|id| *id == up) {
                         None => report(span, format!("`outputs.{up}`: no task `{up}`{}", did_you_mean(up, ids.iter().copied()))),
                         Some(i) if !ancestors[i] => report(span, format!("`outputs.{up}`: task `{up}` is not upstream of `{}`, so its output may not exist yet; add it to `depends_on`", task.task_id)),
@@ -580,4 +592,5 @@ fn check_templates(task: &Task, index: usize, ids: &[&str], graph: &DagGraph, pr
             }
         });
     }
+    task.reads_outputs = reads;
 }

@@ -58,6 +58,19 @@ pub struct Task {
     pub execution_timeout: Option<Duration>,
     pub description: Option<String>,
     pub span: Span,
+    /// Upstream outputs the task's templates read.
+    pub reads_outputs: OutputReads,
+}
+
+/// Which upstream outputs a task's templates read, found when it loads.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum OutputReads {
+    #[default]
+    None,
+    /// `outputs.X` for these task ids.
+    Tasks(Vec<String>),
+    /// `outputs` used as a whole (`outputs[name]`, a loop): all upstream.
+    All,
 }
 
 /// How a failed task is retried.

@@ -36,6 +36,21 @@ pub struct Signals {
     pub scheduler: Arc<Notify>,
     /// Tasks were queued.
     pub workers: Arc<Notify>,
+    /// Runs in which a task ended since the scheduler last looked: it
+    /// advances just those instead of every running run.
+    dirty: Arc<std::sync::Mutex<std::collections::HashSet<i64>>>,
+}
+
+impl Signals {
+    /// A task of run `run_pk` ended.
+    pub fn task_ended(&self, run_pk: i64) {
+        self.dirty.lock().expect("signals lock").insert(run_pk);
+        self.scheduler.notify_one();
+    }
+
+    fn take_dirty(&self) -> std::collections::HashSet<i64> {
+        std::mem::take(&mut *self.dirty.lock().expect("signals lock"))
+    }
 }
 
 /// Connections and variables given outside the store (Airflow's

@@ -127,6 +127,7 @@ impl Scheduler {
     /// when the next run or retry is due or the tick passes.
     pub async fn run(&self, shutdown: CancellationToken) {
         let mut last_reap = Timestamp::UNIX_EPOCH;
+        let mut last_full = std::time::Instant::now() - self.timing.scheduler_tick;
         loop {
             let now = Timestamp::now();
             if now.duration_since(last_reap) >= SignedDuration::try_from(self.timing.heartbeat).unwrap_or_default() {
@@ -138,7 +139,15 @@ impl Scheduler {
                 }
                 last_reap = now;
             }
-            let wait = match self.pass(now).await {
+            // Tasks ending in this process name their runs: advance just
+            // those. Anything else (a tick, a new run, another process's
+            // work) gets a full pass.
+            let dirty = self.signals.take_dirty();
+            let full = dirty.is_empty() || last_full.elapsed() >= self.timing.scheduler_tick;
+            if full {
+                last_full = std::time::Instant::now();
+            }
+            let wait = match self.pass(now, if full { None } else { Some(&dirty) }).await {
                 Ok((_, wake)) => wake,
                 Err(e) => {
                     tracing::error!(error = %e, "scheduler pass failed");
@@ -179,15 +188,39 @@ impl Scheduler {
         Ok(reaped.len())
     }
 
-    /// One pass; returns what it did and how long it may sleep.
-    pub async fn pass(&self, now: Timestamp) -> Result<(PassReport, Duration), RuntimeError> {
+    /// One pass; returns what it did and how long it may sleep. With
+    /// `only_runs`, it advances just those runs.
+    pub async fn pass(
+        &self,
+        now: Timestamp,
+        only_runs: Option<&std::collections::HashSet<i64>>,
+    ) -> Result<(PassReport, Duration), RuntimeError> {
         let mut report = PassReport::default();
         let mut wake = now + SignedDuration::try_from(self.timing.scheduler_tick).unwrap_or_default();
-        if self.scope.create_scheduled {
-            self.create_due_runs(now, &mut report, &mut wake).await?;
+        if only_runs.is_none() {
+            if self.scope.create_scheduled {
+                self.create_due_runs(now, &mut report, &mut wake).await?;
+            }
+            self.start_queued_runs().await?;
         }
-        self.start_queued_runs().await?;
-        for run in self.store.runs_in_states(&[RunState::Running]).await? {
+        let runs = match only_runs {
+            None => self.store.runs_in_states(&[RunState::Running]).await?,
+            Some(pks) => {
+                let mut runs = Vec::new();
+                for pk in pks {
+                    if let Some(r) = self
+                        .store
+                        .get_run_by_pk(*pk)
+                        .await?
+                        .filter(|r| r.state == RunState::Running)
+                    {
+                        runs.push(r);
+                    }
+                }
+                runs
+            }
+        };
+        for run in runs {
             if !self.scope.covers(&run.dag_id) {
                 continue;
             }
@@ -195,7 +228,7 @@ impl Scheduler {
             self.advance(&dag, &run, now, &mut report, &mut wake).await?;
         }
         if report.tasks_queued > 0 {
-            self.signals.workers.notify_waiters();
+            self.signals.workers.notify_one();
         }
         let sleep = wake.duration_since(Timestamp::now()).max(SignedDuration::ZERO);
         Ok((report, Duration::try_from(sleep).unwrap_or(self.timing.scheduler_tick)))

@@ -51,7 +51,11 @@ impl WorkerConfig {
     }
 }
 
+type Secrets = std::collections::BTreeMap<String, crate::connection::Connection>;
+type Variables = std::collections::BTreeMap<String, String>;
+
 pub struct Worker {
+    secrets_cache: std::sync::Mutex<Option<(std::time::Instant, Secrets, Variables)>>,
     store: Store,
     cache: Arc<DagCache>,
     signals: Signals,
@@ -69,6 +73,7 @@ enum Ending {
 impl Worker {
     pub fn new(store: Store, cache: Arc<DagCache>, signals: Signals, timing: Timing, config: WorkerConfig) -> Self {
         Worker {
+            secrets_cache: Default::default(),
             store,
             cache,
             signals,
@@ -148,6 +153,22 @@ impl Worker {
         Ok(())
     }
 
+    /// Connections and variables, read at most once a second: a burst of
+    /// short tasks does not read them thousands of times.
+    async fn secrets(&self) -> Result<(Secrets, Variables), crate::store::StoreError> {
+        {
+            let cached = self.secrets_cache.lock().expect("cache lock");
+            if let Some((at, c, v)) = &*cached
+                && at.elapsed() < Duration::from_secs(1)
+            {
+                return Ok((c.clone(), v.clone()));
+            }
+        }
+        let (c, v) = tokio::try_join!(self.store.connections(), self.store.variables())?;
+        *self.secrets_cache.lock().expect("cache lock") = Some((std::time::Instant::now(), c.clone(), v.clone()));
+        Ok((c, v))
+    }
+
     async fn heartbeat(self: Arc<Self>, stop: CancellationToken) {
         loop {
             if let Err(e) = self.store.heartbeat_worker(&self.config.worker_id).await {
@@ -167,7 +188,7 @@ impl Worker {
         let ti = claimed.ti.clone();
         let span = tracing::info_span!("task", dag = %ti.dag_id, task = %ti.task_id, run = %claimed.run.run_id, attempt = ti.try_number);
         let _guard = span.enter();
-        let secrets = tokio::try_join!(self.store.connections(), self.store.variables());
+        let secrets = self.secrets().await;
         let ((connections, variables), masker) = match secrets {
             Ok((mut c, mut v)) => {
                 c.extend(self.config.overrides.connections.clone());
@@ -207,7 +228,7 @@ impl Worker {
                 Err(e) => tracing::error!(error = %e, "recording the try failed"),
             },
         }
-        self.signals.scheduler.notify_one();
+        self.signals.task_ended(claimed.run.id);
     }
 
     /// Renders and runs one try; the log lines go to `log`.
@@ -240,7 +261,21 @@ impl Worker {
             ));
         };
         let retry_at = || Some(Timestamp::now() + delay(task.retry.delay_after(c.ti.try_number)));
-        let outputs = match self.store.task_outputs(c.run.id).await {
+        // Only the upstream outputs its templates read.
+        let upstream: Vec<&str> = match &task.reads_outputs {
+            crate::dag::OutputReads::None => Vec::new(),
+            crate::dag::OutputReads::Tasks(ids) => ids.iter().map(String::as_str).collect(),
+            crate::dag::OutputReads::All => {
+                let ancestors = dag.graph.ancestors(dag.task_index(&task.task_id).unwrap_or_default());
+                dag.tasks
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| ancestors[*i])
+                    .map(|(_, t)| t.task_id.as_str())
+                    .collect()
+            }
+        };
+        let outputs = match self.store.task_outputs(c.run.id, &upstream).await {
             Ok(o) => o,
             Err(e) => {
                 return Ending::Report(TryOutcome::Failed {

@@ -9,6 +9,7 @@
 //! [`Dialect`] picks the statement. The conformance suite
 //! (`engine/tests/store_conformance.rs`) runs against both.
 
+mod cipher;
 mod dags;
 mod logs;
 mod migrate;
@@ -48,6 +49,8 @@ pub enum StoreError {
     Corrupt(String),
     #[error("{0}")]
     Conflict(String),
+    #[error("{0}")]
+    Secret(String),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -57,6 +60,7 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 pub struct Store {
     pool: AnyPool,
     dialect: Dialect,
+    cipher: Option<cipher::Cipher>,
 }
 
 impl Store {
@@ -117,7 +121,18 @@ impl Store {
                     .await?
             }
         };
-        Ok(Store { pool, dialect })
+        Ok(Store {
+            pool,
+            dialect,
+            cipher: None,
+        })
+    }
+
+    /// Encrypts connection passwords and extras, and variable values, at
+    /// rest with this key (`UPDRAFT_SECRET_KEY`); reads decrypt them.
+    pub fn with_secret_key(mut self, key: &str) -> Self {
+        self.cipher = Some(cipher::Cipher::new(key));
+        self
     }
 
     pub fn dialect(&self) -> Dialect {

@@ -303,14 +303,21 @@ impl Store {
             .rows_affected())
     }
 
-    /// Outputs of the given tasks of a run, for templates (`outputs.X`).
-    pub async fn task_outputs(&self, run_pk: i64) -> Result<Vec<(String, serde_json::Value)>> {
-        let rows = sqlx::query(
-            "SELECT task_id, output FROM task_instances WHERE run_pk = $1 AND state = 'success' AND output IS NOT NULL",
-        )
-        .bind(run_pk)
-        .fetch_all(self.pool())
-        .await?;
+    /// Outputs of the given (upstream) tasks of a run, for templates (`outputs.X`).
+    pub async fn task_outputs(&self, run_pk: i64, task_ids: &[&str]) -> Result<Vec<(String, serde_json::Value)>> {
+        if task_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let placeholders: Vec<String> = (0..task_ids.len()).map(|i| format!("${}", i + 2)).collect();
+        let sql = format!(
+            "SELECT task_id, output FROM task_instances WHERE run_pk = $1 AND state = 'success' AND output IS NOT NULL AND task_id IN ({})",
+            placeholders.join(", ")
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(run_pk);
+        for id in task_ids {
+            q = q.bind(*id);
+        }
+        let rows = q.fetch_all(self.pool()).await?;
         rows.iter()
             .map(|r| {
                 let text: String = r.try_get(1)?;
