@@ -95,20 +95,31 @@ impl Store {
 
     pub async fn set_variable(&self, key: &str, value: &str) -> Result<()> {
         sqlx::query(
-            "INSERT INTO variables (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            "INSERT INTO variables (key, value, encrypted) VALUES ($1, $2, $3) \
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value, encrypted = excluded.encrypted",
         )
         .bind(key)
-        .bind(value)
+        .bind(self.seal(Some(value.to_string())))
+        .bind(i64::from(self.cipher.is_some()))
         .execute(self.pool())
         .await?;
         Ok(())
     }
 
     pub async fn variables(&self) -> Result<BTreeMap<String, String>> {
-        let rows = sqlx::query("SELECT key, value FROM variables ORDER BY key")
+        let rows = sqlx::query("SELECT key, value, encrypted FROM variables ORDER BY key")
             .fetch_all(self.pool())
             .await?;
-        rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
+        rows.iter()
+            .map(|r| {
+                let key: String = r.try_get(0)?;
+                let encrypted = r.try_get::<i64, _>(2)? != 0;
+                let value = self
+                    .unseal(&format!("variable `{key}`"), encrypted, r.try_get(1)?)?
+                    .unwrap_or_default();
+                Ok((key, value))
+            })
+            .collect()
     }
 
     pub async fn delete_variable(&self, key: &str) -> Result<bool> {
