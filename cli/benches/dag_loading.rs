@@ -66,7 +66,10 @@ fn dag_yaml(i: usize) -> String {
 
 fn write_dags(dir: &Path) {
     std::fs::create_dir_all(dir).unwrap();
-    let files = std::env::var("UPDRAFT_BENCH_FILES").ok().and_then(|n| n.parse().ok()).unwrap_or(FILES);
+    let files = std::env::var("UPDRAFT_BENCH_FILES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(FILES);
     for i in 0..files {
         std::fs::write(dir.join(format!("bench_dag_{i:04}.yaml")), dag_yaml(i)).unwrap();
     }

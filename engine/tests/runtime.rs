@@ -541,3 +541,87 @@ async fn two_workers_on_postgres_run_each_task_exactly_once() {
     }
     local.shutdown().await;
 }
+
+/// On Postgres a worker and a scheduler in different processes wake each
+/// other through LISTEN/NOTIFY instead of waiting for their polls: a
+/// 20-step chain across the two (separate signals, default timing: the
+/// scheduler polls every 2 s) ends far sooner than polling would allow.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notify_wakes_other_processes_on_postgres() {
+    let Ok(admin) = std::env::var("UPDRAFT_TEST_POSTGRES_URL") else {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI must run this: set UPDRAFT_TEST_POSTGRES_URL"
+        );
+        eprintln!("SKIPPED (Postgres): UPDRAFT_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    let name = format!("updraft_nt_{}", std::process::id());
+    let admin_store = Store::connect(&admin).await.unwrap();
+    admin_store
+        .exec_admin(&format!("DROP DATABASE IF EXISTS {name}"))
+        .await
+        .unwrap();
+    admin_store
+        .exec_admin(&format!("CREATE DATABASE {name}"))
+        .await
+        .unwrap();
+    let store = Store::connect(&format!("{}/{name}", admin.rsplit_once('/').unwrap().0))
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    let mut e = env().await;
+    e.store = store;
+    let mut yaml = String::from("tasks:\n  t0: {operator: test}\n");
+    for i in 1..20 {
+        yaml.push_str(&format!("  t{i}: {{operator: test, depends_on: t{}}}\n", i - 1));
+    }
+    e.write("chain.yaml", &yaml);
+    let opts = LocalOptions {
+        dags_folder: e.dags.clone(),
+        slots: 1,
+        paused_at_creation: false,
+        run_scheduler: true,
+        run_worker: false,
+        timing: Timing::default(),
+        reload_every: Duration::from_millis(100),
+        overrides: Default::default(),
+        scope: Default::default(),
+    };
+    let local = Local::start(e.store.clone(), e.registry.clone(), opts).await.unwrap();
+    // The "other process": its own signals, woken only through Postgres.
+    let signals = updraft_engine::runtime::Signals::default();
+    let stop = tokio_util::sync::CancellationToken::new();
+    let listener = updraft_engine::runtime::spawn_listener(e.store.clone(), signals.clone(), stop.clone()).unwrap();
+    let worker = Arc::new(Worker::new(
+        e.store.clone(),
+        local.cache.clone(),
+        signals,
+        Timing::default(),
+        WorkerConfig::new(2),
+    ));
+    let w = tokio::spawn(worker.run(stop.clone()));
+    let started = std::time::Instant::now();
+    let cur = local.processor.current().remove("chain").unwrap();
+    let run = create_run(
+        &e.store,
+        &cur.dag,
+        cur.version_id,
+        RunType::Manual,
+        None,
+        Default::default(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(wait_run_end(&e.store, run.id).await.state, RunState::Success);
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(8),
+        "20 steps took {took:?}: notifications are not arriving"
+    );
+    stop.cancel();
+    w.await.unwrap().unwrap();
+    listener.await.unwrap();
+    local.shutdown().await;
+}

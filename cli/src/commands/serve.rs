@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 use tokio_util::sync::CancellationToken;
-use updraft_engine::runtime::{DagCache, Local, LocalOptions, Signals, Timing, Worker, WorkerConfig};
+use updraft_engine::runtime::{DagCache, Local, LocalOptions, Signals, Timing, Worker, WorkerConfig, spawn_listener};
 use updraft_engine::store::redact;
 
 use crate::settings::Settings;
@@ -65,12 +65,14 @@ pub fn worker(settings: &Settings, slots: u32) -> Result<ExitCode> {
     runtime()?.block_on(async {
         let store = open(settings).await?;
         let cache = Arc::new(DagCache::new(store.clone(), updraft_operators::registry()));
+        let signals = Signals::default();
+        let config = WorkerConfig::new(slots).with_overrides(settings.overrides.clone());
         let worker = Arc::new(Worker::new(
-            store,
+            store.clone(),
             cache,
-            Signals::default(),
+            signals.clone(),
             Timing::default(),
-            WorkerConfig::new(slots).with_overrides(settings.overrides.clone()),
+            config,
         ));
         eprintln!(
             "updraft worker {}: {slots} slot(s), state in {}",
@@ -78,11 +80,16 @@ pub fn worker(settings: &Settings, slots: u32) -> Result<ExitCode> {
             redact(&settings.database_url)
         );
         let stop = CancellationToken::new();
+        // On Postgres, wake as soon as a scheduler queues work.
+        let listener = spawn_listener(store, signals, stop.clone());
         let run = tokio::spawn(worker.run(stop.clone()));
         terminated().await;
         eprintln!("updraft worker: stopping; running tasks get up to 30 s to finish");
         stop.cancel();
         run.await??;
+        if let Some(l) = listener {
+            let _ = l.await;
+        }
         Ok(ExitCode::SUCCESS)
     })
 }

@@ -56,6 +56,9 @@ impl Local {
         let signals = Signals::default();
         let stop = CancellationToken::new();
         let mut handles = Vec::new();
+        if let Some(h) = super::spawn_listener(store.clone(), signals.clone(), stop.clone()) {
+            handles.push(h);
+        }
         {
             let p = processor.clone();
             let s = stop.clone();

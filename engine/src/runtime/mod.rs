@@ -5,6 +5,7 @@
 //! slow safety net otherwise.
 
 mod backfill;
+mod bridge;
 mod cache;
 mod local;
 mod masking;
@@ -20,6 +21,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 pub use backfill::{Reprocess, Step, apply_step, plan_backfill};
+pub use bridge::{SCHEDULER_CHANNEL, WORKERS_CHANNEL, spawn_listener};
 pub use cache::DagCache;
 pub use local::{Local, LocalOptions};
 pub use masking::{Masker, is_sensitive_name};

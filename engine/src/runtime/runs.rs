@@ -44,5 +44,10 @@ pub async fn create_run(
             .map(|t| (t.task_id.clone(), t.retry.retries + 1))
             .collect(),
     };
-    Ok(store.create_run(&new).await?)
+    let run = store.create_run(&new).await?;
+    if run.is_some() {
+        // A scheduler in another process (Postgres) starts it at once.
+        store.notify(super::SCHEDULER_CHANNEL, "").await?;
+    }
+    Ok(run)
 }

@@ -229,6 +229,9 @@ impl Scheduler {
         }
         if report.tasks_queued > 0 {
             self.signals.workers.notify_one();
+            if let Err(e) = self.store.notify(super::WORKERS_CHANNEL, "").await {
+                tracing::warn!(error = %e, "NOTIFY failed; workers will poll");
+            }
         }
         let sleep = wake.duration_since(Timestamp::now()).max(SignedDuration::ZERO);
         Ok((report, Duration::try_from(sleep).unwrap_or(self.timing.scheduler_tick)))

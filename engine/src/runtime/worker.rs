@@ -229,6 +229,13 @@ impl Worker {
             },
         }
         self.signals.task_ended(claimed.run.id);
+        if let Err(e) = self
+            .store
+            .notify(super::SCHEDULER_CHANNEL, &claimed.run.id.to_string())
+            .await
+        {
+            tracing::warn!(error = %e, "NOTIFY failed; the scheduler will poll");
+        }
     }
 
     /// Renders and runs one try; the log lines go to `log`.

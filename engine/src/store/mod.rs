@@ -61,6 +61,8 @@ pub struct Store {
     pool: AnyPool,
     dialect: Dialect,
     cipher: Option<cipher::Cipher>,
+    /// Kept for Postgres LISTEN connections.
+    url: std::sync::Arc<str>,
 }
 
 impl Store {
@@ -125,6 +127,7 @@ impl Store {
             pool,
             dialect,
             cipher: None,
+            url: std::sync::Arc::from(url),
         })
     }
 
@@ -133,6 +136,29 @@ impl Store {
     pub fn with_secret_key(mut self, key: &str) -> Self {
         self.cipher = Some(cipher::Cipher::new(key));
         self
+    }
+
+    /// Postgres: `NOTIFY channel, payload`, so other processes wake at once.
+    /// SQLite: nothing (other processes poll).
+    pub async fn notify(&self, channel: &str, payload: &str) -> Result<()> {
+        if self.dialect == Dialect::Postgres {
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(channel)
+                .bind(payload)
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// A LISTEN connection on Postgres (none on SQLite).
+    pub async fn listener(&self, channels: &[&str]) -> Result<Option<sqlx::postgres::PgListener>> {
+        if self.dialect != Dialect::Postgres {
+            return Ok(None);
+        }
+        let mut l = sqlx::postgres::PgListener::connect(&self.url).await?;
+        l.listen_all(channels.iter().copied()).await?;
+        Ok(Some(l))
     }
 
     pub fn dialect(&self) -> Dialect {

@@ -1,0 +1,55 @@
+//! Wake-ups across processes on Postgres: workers `NOTIFY` the schedulers
+//! when a task ends, schedulers `NOTIFY` the workers when tasks are queued,
+//! and a LISTEN connection in each process turns those into in-process
+//! [`Signals`]. On SQLite there is nothing to listen to; other processes
+//! poll.
+
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use super::Signals;
+use crate::store::Store;
+
+pub const SCHEDULER_CHANNEL: &str = "updraft_scheduler";
+pub const WORKERS_CHANNEL: &str = "updraft_workers";
+
+/// Starts the LISTEN loop on Postgres; `None` on SQLite.
+pub fn spawn_listener(store: Store, signals: Signals, stop: CancellationToken) -> Option<JoinHandle<()>> {
+    if store.dialect() != crate::store::Dialect::Postgres {
+        return None;
+    }
+    Some(tokio::spawn(async move {
+        loop {
+            let mut listener = match store.listener(&[SCHEDULER_CHANNEL, WORKERS_CHANNEL]).await {
+                Ok(Some(l)) => l,
+                Ok(None) => return,
+                Err(e) => {
+                    tracing::warn!(error = %e, "LISTEN failed; retrying in 1 s (polling meanwhile)");
+                    tokio::select! {
+                        () = stop.cancelled() => return,
+                        () = tokio::time::sleep(Duration::from_secs(1)) => continue,
+                    }
+                }
+            };
+            loop {
+                let note = tokio::select! {
+                    () = stop.cancelled() => return,
+                    n = listener.recv() => n,
+                };
+                match note {
+                    Ok(n) if n.channel() == SCHEDULER_CHANNEL => match n.payload().parse::<i64>() {
+                        Ok(run_pk) => signals.task_ended(run_pk),
+                        Err(_) => signals.scheduler.notify_one(),
+                    },
+                    Ok(_) => signals.workers.notify_one(),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "LISTEN connection lost; reconnecting");
+                        break;
+                    }
+                }
+            }
+        }
+    }))
+}
