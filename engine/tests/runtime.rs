@@ -131,6 +131,37 @@ impl Env {
     }
 }
 
+/// The environment on a fresh Postgres database, or `None` (the test says
+/// it is skipped) without `UPDRAFT_TEST_POSTGRES_URL`; CI must set it.
+async fn postgres_env() -> Option<Env> {
+    let Ok(admin) = std::env::var("UPDRAFT_TEST_POSTGRES_URL") else {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI must run this: set UPDRAFT_TEST_POSTGRES_URL"
+        );
+        eprintln!("SKIPPED (Postgres): UPDRAFT_TEST_POSTGRES_URL is not set");
+        return None;
+    };
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let name = format!("updraft_rt_{}_{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst));
+    let admin_store = Store::connect(&admin).await.unwrap();
+    admin_store
+        .exec_admin(&format!("DROP DATABASE IF EXISTS {name}"))
+        .await
+        .unwrap();
+    admin_store
+        .exec_admin(&format!("CREATE DATABASE {name}"))
+        .await
+        .unwrap();
+    let store = Store::connect(&format!("{}/{name}", admin.rsplit_once('/').unwrap().0))
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    let mut e = env().await;
+    e.store = store;
+    Some(e)
+}
+
 async fn trigger(local: &Local, dag_id: &str) -> DagRun {
     let cur = local.processor.current().remove(dag_id).expect("DAG loaded");
     let run = create_run(
@@ -466,30 +497,7 @@ async fn shutdown_drains_running_tasks() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_workers_on_postgres_run_each_task_exactly_once() {
-    let Ok(admin) = std::env::var("UPDRAFT_TEST_POSTGRES_URL") else {
-        assert!(
-            std::env::var("CI").is_err(),
-            "CI must run this: set UPDRAFT_TEST_POSTGRES_URL"
-        );
-        eprintln!("SKIPPED (Postgres): UPDRAFT_TEST_POSTGRES_URL is not set");
-        return;
-    };
-    let name = format!("updraft_rt_{}", std::process::id());
-    let admin_store = Store::connect(&admin).await.unwrap();
-    admin_store
-        .exec_admin(&format!("DROP DATABASE IF EXISTS {name}"))
-        .await
-        .unwrap();
-    admin_store
-        .exec_admin(&format!("CREATE DATABASE {name}"))
-        .await
-        .unwrap();
-    let store = Store::connect(&format!("{}/{name}", admin.rsplit_once('/').unwrap().0))
-        .await
-        .unwrap();
-    store.migrate().await.unwrap();
-    let mut e = env().await;
-    e.store = store;
+    let Some(e) = postgres_env().await else { return };
     let mut yaml = String::from("tasks:\n");
     for i in 0..300 {
         yaml.push_str(&format!("  t{i}: {{operator: test, sleep_ms: {}}}\n", i % 7));
@@ -548,30 +556,7 @@ async fn two_workers_on_postgres_run_each_task_exactly_once() {
 /// scheduler polls every 2 s) ends far sooner than polling would allow.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn notify_wakes_other_processes_on_postgres() {
-    let Ok(admin) = std::env::var("UPDRAFT_TEST_POSTGRES_URL") else {
-        assert!(
-            std::env::var("CI").is_err(),
-            "CI must run this: set UPDRAFT_TEST_POSTGRES_URL"
-        );
-        eprintln!("SKIPPED (Postgres): UPDRAFT_TEST_POSTGRES_URL is not set");
-        return;
-    };
-    let name = format!("updraft_nt_{}", std::process::id());
-    let admin_store = Store::connect(&admin).await.unwrap();
-    admin_store
-        .exec_admin(&format!("DROP DATABASE IF EXISTS {name}"))
-        .await
-        .unwrap();
-    admin_store
-        .exec_admin(&format!("CREATE DATABASE {name}"))
-        .await
-        .unwrap();
-    let store = Store::connect(&format!("{}/{name}", admin.rsplit_once('/').unwrap().0))
-        .await
-        .unwrap();
-    store.migrate().await.unwrap();
-    let mut e = env().await;
-    e.store = store;
+    let Some(e) = postgres_env().await else { return };
     let mut yaml = String::from("tasks:\n  t0: {operator: test}\n");
     for i in 1..20 {
         yaml.push_str(&format!("  t{i}: {{operator: test, depends_on: t{}}}\n", i - 1));
