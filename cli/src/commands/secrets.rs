@@ -207,9 +207,8 @@ pub fn connections(cmd: ConnectionsCommand, settings: &Settings) -> Result<ExitC
                 crate::outln!("{}", if reveal { revealed(c) } else { masked(c) });
             }
             ConnectionsCommand::Set { conn_id, uri } => {
-                // The URI may hold a password: never repeat it in an error.
-                let c = parse_uri(&uri)
-                    .map_err(|e| anyhow::anyhow!("--uri: {}", e.split(" in ").next().unwrap_or("invalid")))?;
+                // parse_uri's errors never repeat the URI, which may hold a password.
+                let c = parse_uri(&uri).map_err(|e| anyhow::anyhow!("--uri: {e}"))?;
                 store.set_connection(&conn_id, &c).await?;
                 crate::outln!("{conn_id}: saved");
             }
