@@ -187,7 +187,7 @@ impl Store {
         outcome: &TryOutcome,
     ) -> Result<Option<TaskState>> {
         let now = now_us();
-        let fence = "WHERE id = $1 AND state = 'running' AND try_number = $2 AND worker_id = $3";
+        let fence = "WHERE id = $1 AND state = 'running' AND try_number = $2 AND worker_id = $3 RETURNING state";
         let done = match outcome {
             TryOutcome::Success { output } => {
                 let sql = format!(
@@ -199,7 +199,7 @@ impl Store {
                     .bind(worker_id)
                     .bind(now)
                     .bind(output.to_string())
-                    .execute(self.pool())
+                    .fetch_optional(self.pool())
                     .await?
             }
             TryOutcome::Failed { error, retry_at } => {
@@ -215,18 +215,13 @@ impl Store {
                     .bind(now)
                     .bind(retry_at.map_or(-1, us))
                     .bind(error)
-                    .execute(self.pool())
+                    .fetch_optional(self.pool())
                     .await?
             }
         };
-        if done.rows_affected() == 0 {
-            return Ok(None);
-        }
-        let state: String = sqlx::query("SELECT state FROM task_instances WHERE id = $1")
-            .bind(ti_id)
-            .fetch_one(self.pool())
-            .await?
-            .try_get(0)?;
+        // No row: the try is no longer this worker's.
+        let Some(row) = done else { return Ok(None) };
+        let state: String = row.try_get(0)?;
         Ok(Some(state.parse().map_err(StoreError::Corrupt)?))
     }
 
