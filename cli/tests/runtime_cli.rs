@@ -492,3 +492,41 @@ fn backfill_hands_runs_to_a_live_scheduler() {
         3
     );
 }
+
+#[test]
+fn tasks_logs_follow_shows_lines_while_the_task_runs() {
+    use std::io::{BufRead, BufReader};
+    let e = Env::new();
+    let gate = e.path().join("gate");
+    e.write(
+        "live.yaml",
+        &format!("tasks:\n  t: {{operator: shell, command: 'echo first; while [ ! -f {} ]; do sleep 0.05; done; echo second'}}\n", gate.display()),
+    );
+    let _sa = e.standalone();
+    let run_id = text(&e.run(&["dags", "trigger", "live"]).stdout).trim().to_string();
+    wait_until("t to run", Duration::from_secs(20), || {
+        let t = e.json(&["tasks", "list", "live", &run_id, "--output", "json"]);
+        (t[0]["state"] == "running").then_some(())
+    });
+    let mut follow = e
+        .cmd()
+        .args(["tasks", "logs", "live", &run_id, "t", "--follow"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(follow.stdout.take().unwrap()).lines();
+    // "first" arrives while the task is still running (it waits for the gate).
+    let first = lines
+        .by_ref()
+        .map(|l| l.unwrap())
+        .find(|l| l.ends_with("first"))
+        .expect("the first line");
+    assert!(first.contains("stdout"), "{first}");
+    let t = e.json(&["tasks", "list", "live", &run_id, "--output", "json"]);
+    assert_eq!(t[0]["state"], "running", "seen live, before the task ended");
+    std::fs::write(&gate, "").unwrap();
+    let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
+    assert!(rest.iter().any(|l| l.ends_with("second")), "{rest:?}");
+    assert!(rest.iter().any(|l| l.ends_with("succeeded")), "{rest:?}");
+    assert!(follow.wait().unwrap().success(), "--follow ends when the try ends");
+}

@@ -610,3 +610,51 @@ async fn notify_wakes_other_processes_on_postgres() {
     listener.await.unwrap();
     local.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_try_still_running_after_the_grace_period_is_handed_back() {
+    let e = env().await;
+    e.write("long.yaml", "tasks:\n  t: {operator: test, sleep_ms: 60000}\n");
+    let opts = LocalOptions {
+        dags_folder: e.dags.clone(),
+        slots: 1,
+        paused_at_creation: false,
+        run_scheduler: true,
+        run_worker: false,
+        timing: timing(),
+        reload_every: Duration::from_millis(100),
+        overrides: Default::default(),
+        scope: Default::default(),
+    };
+    let local = Local::start(e.store.clone(), e.registry.clone(), opts).await.unwrap();
+    let mut config = WorkerConfig::new(1);
+    config.drain_grace = Duration::from_millis(200);
+    let worker = Arc::new(Worker::new(
+        e.store.clone(),
+        local.cache.clone(),
+        local.signals.clone(),
+        timing(),
+        config,
+    ));
+    let stop = tokio_util::sync::CancellationToken::new();
+    let w = tokio::spawn(worker.run(stop.clone()));
+    let run = trigger(&local, "long").await;
+    wait_for(&e.store, "t to run", 10, async |s: &Store| {
+        (s.task_instance(run.id, "t").await.unwrap().unwrap().state == TaskState::Running).then_some(())
+    })
+    .await;
+    stop.cancel();
+    tokio::time::timeout(Duration::from_secs(10), w)
+        .await
+        .expect("drained within the grace")
+        .unwrap()
+        .unwrap();
+    let ti = e.store.task_instance(run.id, "t").await.unwrap().unwrap();
+    assert_eq!(
+        (ti.state, ti.try_number),
+        (TaskState::Queued, 0),
+        "handed back, the try not counted"
+    );
+    assert_eq!(e.probe.running.load(Ordering::SeqCst), 0, "the operator was cancelled");
+    local.shutdown().await;
+}
