@@ -353,6 +353,16 @@ impl Scheduler {
         report: &mut PassReport,
         wake: &mut Timestamp,
     ) -> Result<(), RuntimeError> {
+        // Cheap first look: with no task waiting to start and some still
+        // queued or running, there is nothing to decide yet (a wide fan-out
+        // would otherwise be read in full after every task).
+        let counts = self.store.state_counts(run.id).await?;
+        let count = |st: TaskState| counts.iter().find(|(s, _)| *s == st).map_or(0, |(_, n)| *n);
+        let waiting = count(TaskState::None) + count(TaskState::UpForRetry);
+        let active_now = count(TaskState::Queued) + count(TaskState::Running);
+        if waiting == 0 && active_now > 0 {
+            return Ok(());
+        }
         let tis = self.store.task_instances(run.id).await?;
         let by_task: HashMap<&str, usize> = tis.iter().enumerate().map(|(i, t)| (t.task_id.as_str(), i)).collect();
         let index: Vec<Option<usize>> = dag

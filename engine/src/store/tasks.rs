@@ -77,6 +77,20 @@ impl Store {
         row.as_ref().map(ti_from_row).transpose()
     }
 
+    /// How many of a run's task instances are in each state.
+    pub async fn state_counts(&self, run_pk: i64) -> Result<Vec<(TaskState, i64)>> {
+        let rows = sqlx::query("SELECT state, COUNT(*) FROM task_instances WHERE run_pk = $1 GROUP BY state")
+            .bind(run_pk)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let s: String = r.try_get(0)?;
+                Ok((s.parse().map_err(StoreError::Corrupt)?, r.try_get(1)?))
+            })
+            .collect()
+    }
+
     /// Moves task instances from one of `from` to `to` (the scheduler's
     /// transitions: queue, skip, upstream_failed). Returns how many moved;
     /// one that changed state meanwhile is left alone.
