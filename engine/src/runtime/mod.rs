@@ -14,6 +14,7 @@ mod runs;
 mod scheduler;
 pub mod trigger;
 mod worker;
+mod writer;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
-use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -55,6 +54,8 @@ type Secrets = std::collections::BTreeMap<String, crate::connection::Connection>
 type Variables = std::collections::BTreeMap<String, String>;
 
 pub struct Worker {
+    /// Set when `run` starts: the batching writer of logs and reports.
+    writer: std::sync::OnceLock<super::writer::Writer>,
     secrets_cache: std::sync::Mutex<Option<(std::time::Instant, Secrets, Variables)>>,
     store: Store,
     cache: Arc<DagCache>,
@@ -73,6 +74,7 @@ enum Ending {
 impl Worker {
     pub fn new(store: Store, cache: Arc<DagCache>, signals: Signals, timing: Timing, config: WorkerConfig) -> Self {
         Worker {
+            writer: Default::default(),
             secrets_cache: Default::default(),
             store,
             cache,
@@ -100,6 +102,8 @@ impl Worker {
                 heartbeat: now,
             })
             .await?;
+        let (writer, writer_task) = super::writer::Writer::spawn(self.store.clone(), self.config.worker_id.clone());
+        let _ = self.writer.set(writer.clone());
         let beat_stop = CancellationToken::new();
         let beat = tokio::spawn(self.clone().heartbeat(beat_stop.clone()));
         // Cancelled only when draining runs out of time.
@@ -147,6 +151,8 @@ impl Worker {
             hard_stop.cancel();
             while running.join_next().await.is_some() {}
         }
+        writer.close();
+        let _ = writer_task.await;
         beat_stop.cancel();
         let _ = beat.await;
         self.store.deregister_worker(&self.config.worker_id).await?;
@@ -203,28 +209,25 @@ impl Worker {
                 return;
             }
         };
-        let (tx, rx) = mpsc::unbounded_channel::<(Timestamp, LogStream, String)>();
-        // Lines are stored while the task runs, and all of them before the
-        // try's end is recorded.
-        let (ending, ()) = tokio::join!(
-            self.attempt(&claimed, tx, hard_stop, connections, variables, &masker),
-            self.write_logs(ti.id, ti.try_number, rx, &masker)
-        );
+        let writer = self.writer.get().expect("execute runs under run()").clone();
+        let log = LineLog {
+            writer: writer.clone(),
+            ti_id: ti.id,
+            try_number: ti.try_number,
+            masker: Arc::new(masker.clone()),
+        };
+        let ending = self
+            .attempt(&claimed, log, hard_stop, connections, variables, &masker)
+            .await;
         match ending {
             Ending::Release => {
                 if let Err(e) = self.store.release_tasks(&self.config.worker_id, &[ti.id]).await {
                     tracing::error!(error = %e, "handing a task back failed");
                 }
             }
-            Ending::Report(outcome) => match self
-                .store
-                .finish_try(ti.id, ti.try_number, &self.config.worker_id, &outcome)
-                .await
-            {
+            Ending::Report(outcome) => match writer.finish(ti.id, ti.try_number, outcome).await {
                 Ok(Some(state)) => tracing::info!(%state, "try ended"),
-                Ok(None) => {
-                    tracing::warn!("the try was taken away meanwhile; its result is dropped")
-                }
+                Ok(None) => tracing::warn!("the try was taken away meanwhile; its result is dropped"),
                 Err(e) => tracing::error!(error = %e, "recording the try failed"),
             },
         }
@@ -242,15 +245,13 @@ impl Worker {
     async fn attempt(
         &self,
         c: &Claimed,
-        log: mpsc::UnboundedSender<(Timestamp, LogStream, String)>,
+        log: LineLog,
         hard_stop: CancellationToken,
         connections: std::collections::BTreeMap<String, crate::connection::Connection>,
         variables: std::collections::BTreeMap<String, String>,
         masker: &Masker,
     ) -> Ending {
-        let system = |msg: String| {
-            let _ = log.send((Timestamp::now(), LogStream::System, msg));
-        };
+        let system = |msg: String| log.line(LogStream::System, &msg);
         let fatal = |msg: String| {
             Ending::Report(TryOutcome::Failed {
                 error: msg,
@@ -323,14 +324,14 @@ impl Worker {
             }
         };
         let cancel = hard_stop.child_token();
-        let sink_tx = log.clone();
+        let sink_log = log.clone();
         let task_ctx = TaskContext {
             dag_id: c.run.dag_id.clone(),
             task_id: task.task_id.clone(),
             run_id: c.run.run_id.clone(),
             try_number: c.ti.try_number,
             log: LogSink::new(move |stream, line| {
-                let _ = sink_tx.send((Timestamp::now(), stream, line.to_string()));
+                sink_log.line(stream, line);
             }),
             cancel: cancel.clone(),
         };
@@ -381,27 +382,21 @@ impl Worker {
             }
         }
     }
+}
 
-    /// Stores log lines in batches as they arrive, until the sender closes.
-    async fn write_logs(
-        &self,
-        ti_id: i64,
-        try_number: u32,
-        mut rx: mpsc::UnboundedReceiver<(Timestamp, LogStream, String)>,
-        masker: &Masker,
-    ) {
-        let mut batch: Vec<(Timestamp, LogStream, String)> = Vec::new();
-        while rx.recv_many(&mut batch, 500).await > 0 {
-            let lines: Vec<(Timestamp, &str, String)> = batch
-                .iter()
-                .map(|(at, s, l)| (*at, stream_name(*s), masker.mask(l)))
-                .collect();
-            let refs: Vec<(Timestamp, &str, &str)> = lines.iter().map(|(a, s, l)| (*a, *s, l.as_str())).collect();
-            if let Err(e) = self.store.append_logs(ti_id, try_number, &refs).await {
-                tracing::error!(error = %e, "storing log lines failed");
-            }
-            batch.clear();
-        }
+/// Where one try's lines go: masked, then queued on the worker's writer.
+#[derive(Clone)]
+struct LineLog {
+    writer: super::writer::Writer,
+    ti_id: i64,
+    try_number: u32,
+    masker: Arc<Masker>,
+}
+
+impl LineLog {
+    fn line(&self, stream: LogStream, text: &str) {
+        self.writer
+            .log(self.ti_id, self.try_number, stream_name(stream), self.masker.mask(text));
     }
 }
 

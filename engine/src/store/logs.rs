@@ -28,6 +28,32 @@ impl Store {
         Ok(())
     }
 
+    /// Appends lines of many tries at once: (task instance, try, time,
+    /// stream, text).
+    pub async fn append_log_rows(&self, rows: &[(i64, u32, Timestamp, &str, &str)]) -> Result<()> {
+        for chunk in rows.chunks(150) {
+            let mut sql = String::from("INSERT INTO task_logs (ti_id, try_number, at, stream, line) VALUES ");
+            for i in 0..chunk.len() {
+                let b = 1 + i * 5;
+                if i > 0 {
+                    sql.push(',');
+                }
+                sql.push_str(&format!("(${b}, ${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4));
+            }
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (ti, try_number, at, stream, line) in chunk {
+                q = q
+                    .bind(*ti)
+                    .bind(i64::from(*try_number))
+                    .bind(us(*at))
+                    .bind(*stream)
+                    .bind(*line);
+            }
+            q.execute(self.pool()).await?;
+        }
+        Ok(())
+    }
+
     /// A try's log lines after `after_seq` (0 for the start), at most `limit`.
     pub async fn read_logs(&self, ti_id: i64, try_number: u32, after_seq: i64, limit: i64) -> Result<Vec<LogLine>> {
         let rows = sqlx::query(

@@ -13,12 +13,20 @@ struct Migration {
     postgres: &'static str,
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "init",
-    sqlite: include_str!("../../../migrations/sqlite/0001_init.sql"),
-    postgres: include_str!("../../../migrations/postgres/0001_init.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "init",
+        sqlite: include_str!("../../../migrations/sqlite/0001_init.sql"),
+        postgres: include_str!("../../../migrations/postgres/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "queue_index",
+        sqlite: include_str!("../../../migrations/sqlite/0002_queue_index.sql"),
+        postgres: include_str!("../../../migrations/postgres/0002_queue_index.sql"),
+    },
+];
 
 const LOCK_ID: i64 = 0x0055_7064_7261_6674; // "Updraft"
 

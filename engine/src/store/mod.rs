@@ -105,6 +105,7 @@ impl Store {
                                 "PRAGMA synchronous = NORMAL",
                                 "PRAGMA busy_timeout = 15000",
                                 "PRAGMA foreign_keys = ON",
+                                "PRAGMA cache_size = -32768",
                             ] {
                                 sqlx::query(pragma).execute(&mut *conn).await?;
                             }

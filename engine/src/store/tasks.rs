@@ -200,43 +200,26 @@ impl Store {
         worker_id: &str,
         outcome: &TryOutcome,
     ) -> Result<Option<TaskState>> {
-        let now = now_us();
-        let fence = "WHERE id = $1 AND state = 'running' AND try_number = $2 AND worker_id = $3 RETURNING state";
-        let done = match outcome {
-            TryOutcome::Success { output } => {
-                let sql = format!(
-                    "UPDATE task_instances SET state = 'success', end_date = $4, output = $5, error = NULL {fence}"
-                );
-                sqlx::query(sqlx::AssertSqlSafe(sql))
-                    .bind(ti_id)
-                    .bind(i64::from(try_number))
-                    .bind(worker_id)
-                    .bind(now)
-                    .bind(output.to_string())
-                    .fetch_optional(self.pool())
-                    .await?
-            }
-            TryOutcome::Failed { error, retry_at } => {
-                // Retry only while tries are left and a retry time is given.
-                let sql = format!(
-                    "UPDATE task_instances SET state = CASE WHEN try_number < max_tries AND $5 >= 0 THEN 'up_for_retry' ELSE 'failed' END, \
-                     next_retry_at = CASE WHEN try_number < max_tries AND $5 >= 0 THEN $5 ELSE NULL END, end_date = $4, error = $6 {fence}"
-                );
-                sqlx::query(sqlx::AssertSqlSafe(sql))
-                    .bind(ti_id)
-                    .bind(i64::from(try_number))
-                    .bind(worker_id)
-                    .bind(now)
-                    .bind(retry_at.map_or(-1, us))
-                    .bind(error)
-                    .fetch_optional(self.pool())
-                    .await?
-            }
-        };
-        // No row: the try is no longer this worker's.
-        let Some(row) = done else { return Ok(None) };
-        let state: String = row.try_get(0)?;
-        Ok(Some(state.parse().map_err(StoreError::Corrupt)?))
+        let mut tx = self.write_tx().await?;
+        let state = finish_one(&mut tx, ti_id, try_number, worker_id, outcome).await?;
+        tx.commit().await?;
+        Ok(state)
+    }
+
+    /// Records how many tries ended, in one transaction (a busy worker's
+    /// reports, batched). One result per try, in order.
+    pub async fn finish_tries(
+        &self,
+        worker_id: &str,
+        tries: &[(i64, u32, &TryOutcome)],
+    ) -> Result<Vec<Option<TaskState>>> {
+        let mut tx = self.write_tx().await?;
+        let mut states = Vec::with_capacity(tries.len());
+        for (ti_id, try_number, outcome) in tries {
+            states.push(finish_one(&mut tx, *ti_id, *try_number, worker_id, outcome).await?);
+        }
+        tx.commit().await?;
+        Ok(states)
     }
 
     /// Gives up on running tries whose heartbeat is older than `cutoff`, or
@@ -335,4 +318,52 @@ impl Store {
             })
             .collect()
     }
+}
+
+/// One try's report, fenced by worker and try number: `None` when the try
+/// is no longer this worker's.
+async fn finish_one(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    ti_id: i64,
+    try_number: u32,
+    worker_id: &str,
+    outcome: &TryOutcome,
+) -> Result<Option<TaskState>> {
+    let now = now_us();
+    let fence = "WHERE id = $1 AND state = 'running' AND try_number = $2 AND worker_id = $3 RETURNING state";
+    let done = match outcome {
+        TryOutcome::Success { output } => {
+            let sql = format!(
+                "UPDATE task_instances SET state = 'success', end_date = $4, output = $5, error = NULL {fence}"
+            );
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(ti_id)
+                .bind(i64::from(try_number))
+                .bind(worker_id)
+                .bind(now)
+                .bind(output.to_string())
+                .fetch_optional(&mut **tx)
+                .await?
+        }
+        TryOutcome::Failed { error, retry_at } => {
+            // Retry only while tries are left and a retry time is given.
+            let sql = format!(
+                "UPDATE task_instances SET state = CASE WHEN try_number < max_tries AND $5 >= 0 THEN 'up_for_retry' ELSE 'failed' END, \
+                     next_retry_at = CASE WHEN try_number < max_tries AND $5 >= 0 THEN $5 ELSE NULL END, end_date = $4, error = $6 {fence}"
+            );
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(ti_id)
+                .bind(i64::from(try_number))
+                .bind(worker_id)
+                .bind(now)
+                .bind(retry_at.map_or(-1, us))
+                .bind(error)
+                .fetch_optional(&mut **tx)
+                .await?
+        }
+    };
+    // No row: the try is no longer this worker's.
+    let Some(row) = done else { return Ok(None) };
+    let state: String = row.try_get(0)?;
+    Ok(Some(state.parse().map_err(StoreError::Corrupt)?))
 }
