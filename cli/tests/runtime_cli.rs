@@ -50,11 +50,12 @@ impl Env {
     }
 
     fn standalone(&self) -> Daemon {
-        let log = std::fs::File::create(
-            self.path()
-                .join(format!("standalone-{}.log", Instant::now().elapsed().as_nanos())),
-        )
-        .unwrap();
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let path = self.path().join(format!(
+            "standalone-{}.log",
+            N.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+        ));
+        let log = std::fs::File::create(&path).unwrap();
         let child = self
             .cmd()
             .args(["standalone"])
@@ -62,12 +63,13 @@ impl Env {
             .stderr(log)
             .spawn()
             .unwrap();
-        Daemon(Some(child))
+        Daemon(Some(child), path)
     }
 }
 
-/// A background process killed when the test ends, however it ends.
-struct Daemon(Option<Child>);
+/// A background process killed when the test ends, however it ends; if
+/// the test failed, its log is printed.
+struct Daemon(Option<Child>, PathBuf);
 
 impl Daemon {
     fn signal(&self, sig: &str) {
@@ -93,6 +95,13 @@ impl Drop for Daemon {
         if let Some(mut c) = self.0.take() {
             let _ = c.kill();
             let _ = c.wait();
+        }
+        if std::thread::panicking() {
+            eprintln!(
+                "--- {} ---\n{}",
+                self.1.display(),
+                std::fs::read_to_string(&self.1).unwrap_or_default()
+            );
         }
     }
 }
@@ -275,7 +284,7 @@ fn unpausing_lets_the_scheduler_create_runs() {
     assert!(e.run(&["dags", "pause", "daily"]).status.success());
     let out = e.run(&["dags", "unpause", "daily"]);
     assert_eq!(text(&out.stdout).trim(), "daily: unpaused");
-    let runs = wait_until("a scheduled run", Duration::from_secs(20), || {
+    let runs = wait_until("a scheduled run", Duration::from_secs(45), || {
         let runs = e.json(&["runs", "list", "daily", "--output", "json"]);
         (runs
             .as_array()
