@@ -200,10 +200,9 @@ impl Store {
         worker_id: &str,
         outcome: &TryOutcome,
     ) -> Result<Option<TaskState>> {
-        let mut tx = self.write_tx().await?;
-        let state = finish_one(&mut tx, ti_id, try_number, worker_id, outcome).await?;
-        tx.commit().await?;
-        Ok(state)
+        // One statement: atomic without a transaction (a round trip less).
+        let mut conn = self.pool().acquire().await?;
+        finish_one(&mut conn, ti_id, try_number, worker_id, outcome).await
     }
 
     /// Records how many tries ended, in one transaction (a busy worker's
@@ -323,7 +322,7 @@ impl Store {
 /// One try's report, fenced by worker and try number: `None` when the try
 /// is no longer this worker's.
 async fn finish_one(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    conn: &mut sqlx::AnyConnection,
     ti_id: i64,
     try_number: u32,
     worker_id: &str,
@@ -342,7 +341,7 @@ async fn finish_one(
                 .bind(worker_id)
                 .bind(now)
                 .bind(output.to_string())
-                .fetch_optional(&mut **tx)
+                .fetch_optional(&mut *conn)
                 .await?
         }
         TryOutcome::Failed { error, retry_at } => {
@@ -358,7 +357,7 @@ async fn finish_one(
                 .bind(now)
                 .bind(retry_at.map_or(-1, us))
                 .bind(error)
-                .fetch_optional(&mut **tx)
+                .fetch_optional(&mut *conn)
                 .await?
         }
     };
