@@ -15,6 +15,16 @@ use crate::store::Store;
 pub const SCHEDULER_CHANNEL: &str = "updraft_scheduler";
 pub const WORKERS_CHANNEL: &str = "updraft_workers";
 
+/// Payloads start with the sender's [`Signals::id`], so a listener skips
+/// what its own process sent (in-process signals already carried it):
+/// `id` or `id:run_pk`.
+pub fn payload(sender: &str, run_pk: Option<i64>) -> String {
+    match run_pk {
+        Some(pk) => format!("{sender}:{pk}"),
+        None => sender.to_string(),
+    }
+}
+
 /// Starts the LISTEN loop on Postgres; `None` on SQLite.
 pub fn spawn_listener(store: Store, signals: Signals, stop: CancellationToken) -> Option<JoinHandle<()>> {
     if store.dialect() != crate::store::Dialect::Postgres {
@@ -39,10 +49,13 @@ pub fn spawn_listener(store: Store, signals: Signals, stop: CancellationToken) -
                     n = listener.recv() => n,
                 };
                 match note {
-                    Ok(n) if n.channel() == SCHEDULER_CHANNEL => match n.payload().parse::<i64>() {
-                        Ok(run_pk) => signals.task_ended(run_pk),
-                        Err(_) => signals.scheduler.notify_one(),
-                    },
+                    Ok(n) if n.payload().split(':').next() == Some(signals.id.as_str()) => {}
+                    Ok(n) if n.channel() == SCHEDULER_CHANNEL => {
+                        match n.payload().split_once(':').and_then(|(_, pk)| pk.parse::<i64>().ok()) {
+                            Some(run_pk) => signals.task_ended(run_pk),
+                            None => signals.scheduler.notify_one(),
+                        }
+                    }
                     Ok(_) => signals.workers.notify_one(),
                     Err(e) => {
                         tracing::warn!(error = %e, "LISTEN connection lost; reconnecting");

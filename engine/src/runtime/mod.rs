@@ -22,7 +22,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 pub use backfill::{Reprocess, Step, apply_step, plan_backfill};
-pub use bridge::{SCHEDULER_CHANNEL, WORKERS_CHANNEL, spawn_listener};
+pub use bridge::{SCHEDULER_CHANNEL, WORKERS_CHANNEL, payload, spawn_listener};
 pub use cache::DagCache;
 pub use local::{Local, LocalOptions};
 pub use masking::{Masker, is_sensitive_name};
@@ -32,8 +32,11 @@ pub use scheduler::{Scheduler, Scope};
 pub use worker::{Worker, WorkerConfig};
 
 /// In-process wake-ups between the scheduler and workers.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Signals {
+    /// Tells this set of signals apart in cross-process notifications, so a
+    /// process skips what it sent itself.
+    pub id: String,
     /// Something the scheduler should look at: a task ended, a run was
     /// created.
     pub scheduler: Arc<Notify>,
@@ -42,6 +45,19 @@ pub struct Signals {
     /// Runs in which a task ended since the scheduler last looked: it
     /// advances just those instead of every running run.
     dirty: Arc<std::sync::Mutex<std::collections::HashSet<i64>>>,
+}
+
+impl Default for Signals {
+    fn default() -> Self {
+        static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Signals {
+            id: format!("{}.{n}", std::process::id()),
+            scheduler: Arc::default(),
+            workers: Arc::default(),
+            dirty: Arc::default(),
+        }
+    }
 }
 
 impl Signals {

@@ -47,7 +47,9 @@ pub async fn create_run(
     let run = store.create_run(&new).await?;
     if run.is_some() {
         // A scheduler in another process (Postgres) starts it at once.
-        store.notify(super::SCHEDULER_CHANNEL, "").await?;
+        store
+            .notify(super::SCHEDULER_CHANNEL, &super::payload("trigger", None))
+            .await?;
     }
     Ok(run)
 }

@@ -229,7 +229,11 @@ impl Scheduler {
         }
         if report.tasks_queued > 0 {
             self.signals.workers.notify_one();
-            if let Err(e) = self.store.notify(super::WORKERS_CHANNEL, "").await {
+            if let Err(e) = self
+                .store
+                .notify(super::WORKERS_CHANNEL, &super::payload(&self.signals.id, None))
+                .await
+            {
                 tracing::warn!(error = %e, "NOTIFY failed; workers will poll");
             }
         }

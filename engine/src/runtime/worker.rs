@@ -234,7 +234,10 @@ impl Worker {
         self.signals.task_ended(claimed.run.id);
         if let Err(e) = self
             .store
-            .notify(super::SCHEDULER_CHANNEL, &claimed.run.id.to_string())
+            .notify(
+                super::SCHEDULER_CHANNEL,
+                &super::payload(&self.signals.id, Some(claimed.run.id)),
+            )
             .await
         {
             tracing::warn!(error = %e, "NOTIFY failed; the scheduler will poll");
