@@ -190,10 +190,18 @@ impl Worker {
         }
     }
 
+    /// Runs one claimed try inside a tracing span carrying its ids. (The
+    /// span is attached with `instrument`: a guard held across `.await`
+    /// corrupts the span stack when the task moves between threads.)
     async fn execute(&self, claimed: Claimed, hard_stop: CancellationToken) {
-        let ti = claimed.ti.clone();
+        use tracing::Instrument;
+        let ti = &claimed.ti;
         let span = tracing::info_span!("task", dag = %ti.dag_id, task = %ti.task_id, run = %claimed.run.run_id, attempt = ti.try_number);
-        let _guard = span.enter();
+        self.execute_in_span(claimed.clone(), hard_stop).instrument(span).await
+    }
+
+    async fn execute_in_span(&self, claimed: Claimed, hard_stop: CancellationToken) {
+        let ti = claimed.ti.clone();
         let secrets = self.secrets().await;
         let ((connections, variables), masker) = match secrets {
             Ok((mut c, mut v)) => {
