@@ -52,11 +52,6 @@ impl LogSink {
         LogSink(Arc::new(f))
     }
 
-    /// A sink that drops everything.
-    pub fn discard() -> Self {
-        LogSink::new(|_, _| {})
-    }
-
     pub fn line(&self, stream: LogStream, text: &str) {
         (self.0)(stream, text)
     }

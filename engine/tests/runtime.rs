@@ -113,18 +113,34 @@ impl Env {
         std::fs::write(self.dags.join(name), yaml).unwrap();
     }
 
-    async fn start(&self, slots: u32) -> Local {
-        let opts = LocalOptions {
+    /// Options for a `Local` over this environment's folder.
+    fn options(&self, slots: u32, run_worker: bool, timing: Timing) -> LocalOptions {
+        LocalOptions {
             dags_folder: self.dags.clone(),
             slots,
             paused_at_creation: false,
             run_scheduler: true,
-            run_worker: true,
-            timing: timing(),
+            run_worker,
+            timing,
             reload_every: Duration::from_millis(100),
             overrides: Default::default(),
             scope: Default::default(),
-        };
+        }
+    }
+
+    /// The scheduler (and DAG processor) alone; tests add their own workers.
+    async fn start_scheduler_only(&self, timing: Timing) -> Local {
+        Local::start(
+            self.store.clone(),
+            self.registry.clone(),
+            self.options(1, false, timing),
+        )
+        .await
+        .unwrap()
+    }
+
+    async fn start(&self, slots: u32) -> Local {
+        let opts = self.options(slots, true, timing());
         Local::start(self.store.clone(), self.registry.clone(), opts)
             .await
             .unwrap()
@@ -443,18 +459,7 @@ async fn a_lost_workers_try_is_retried_by_another() {
     );
     // No worker yet: the scheduler queues the task, a "worker" claims it and
     // dies (never heartbeats).
-    let opts = LocalOptions {
-        dags_folder: e.dags.clone(),
-        slots: 1,
-        paused_at_creation: false,
-        run_scheduler: true,
-        run_worker: false,
-        timing: timing(),
-        reload_every: Duration::from_millis(100),
-        overrides: Default::default(),
-        scope: Default::default(),
-    };
-    let local = Local::start(e.store.clone(), e.registry.clone(), opts).await.unwrap();
+    let local = e.start_scheduler_only(timing()).await;
     let run = trigger(&local, "lost").await;
     let claimed = wait_for(&e.store, "the task to be queued and claimed", 10, async |s: &Store| {
         let c = s.claim("ghost", 1).await.unwrap();
@@ -503,18 +508,13 @@ async fn two_workers_on_postgres_run_each_task_exactly_once() {
         yaml.push_str(&format!("  t{i}: {{operator: test, sleep_ms: {}}}\n", i % 7));
     }
     e.write("fan.yaml", &yaml);
-    let opts = LocalOptions {
-        dags_folder: e.dags.clone(),
-        slots: 1,
-        paused_at_creation: false,
-        run_scheduler: true,
-        run_worker: false,
-        timing: timing(),
-        reload_every: Duration::from_millis(100),
-        overrides: Default::default(),
-        scope: Default::default(),
+    // Loaded test machines can stall a heartbeat past the short test
+    // timing; a reaped try would fail the run without any double run.
+    let timing = Timing {
+        lost_after: Duration::from_secs(10),
+        ..timing()
     };
-    let local = Local::start(e.store.clone(), e.registry.clone(), opts).await.unwrap();
+    let local = e.start_scheduler_only(timing.clone()).await;
     // Two workers that share nothing but the database, as on two machines.
     let stop = tokio_util::sync::CancellationToken::new();
     let mut workers = Vec::new();
@@ -523,7 +523,7 @@ async fn two_workers_on_postgres_run_each_task_exactly_once() {
             e.store.clone(),
             local.cache.clone(),
             Default::default(),
-            timing(),
+            timing.clone(),
             WorkerConfig::new(8),
         ));
         workers.push((w.id().to_string(), tokio::spawn(w.run(stop.clone()))));
@@ -562,18 +562,7 @@ async fn notify_wakes_other_processes_on_postgres() {
         yaml.push_str(&format!("  t{i}: {{operator: test, depends_on: t{}}}\n", i - 1));
     }
     e.write("chain.yaml", &yaml);
-    let opts = LocalOptions {
-        dags_folder: e.dags.clone(),
-        slots: 1,
-        paused_at_creation: false,
-        run_scheduler: true,
-        run_worker: false,
-        timing: Timing::default(),
-        reload_every: Duration::from_millis(100),
-        overrides: Default::default(),
-        scope: Default::default(),
-    };
-    let local = Local::start(e.store.clone(), e.registry.clone(), opts).await.unwrap();
+    let local = e.start_scheduler_only(Timing::default()).await;
     // The "other process": its own signals, woken only through Postgres.
     let signals = updraft_engine::runtime::Signals::default();
     let stop = tokio_util::sync::CancellationToken::new();
@@ -615,18 +604,7 @@ async fn notify_wakes_other_processes_on_postgres() {
 async fn a_try_still_running_after_the_grace_period_is_handed_back() {
     let e = env().await;
     e.write("long.yaml", "tasks:\n  t: {operator: test, sleep_ms: 60000}\n");
-    let opts = LocalOptions {
-        dags_folder: e.dags.clone(),
-        slots: 1,
-        paused_at_creation: false,
-        run_scheduler: true,
-        run_worker: false,
-        timing: timing(),
-        reload_every: Duration::from_millis(100),
-        overrides: Default::default(),
-        scope: Default::default(),
-    };
-    let local = Local::start(e.store.clone(), e.registry.clone(), opts).await.unwrap();
+    let local = e.start_scheduler_only(timing()).await;
     let mut config = WorkerConfig::new(1);
     config.drain_grace = Duration::from_millis(200);
     let worker = Arc::new(Worker::new(

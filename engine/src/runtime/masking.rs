@@ -58,13 +58,6 @@ impl Masker {
         Masker { secrets }
     }
 
-    pub fn add(&mut self, secret: &str) {
-        if secret.chars().count() >= 4 && !self.secrets.iter().any(|s| s == secret) {
-            self.secrets.push(secret.to_string());
-            self.secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
-        }
-    }
-
     /// Masks every string inside a JSON value (task outputs are shown in
     /// the CLI and UI, so they are stored masked).
     pub fn mask_json(&self, v: serde_json::Value) -> serde_json::Value {

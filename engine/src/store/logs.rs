@@ -8,24 +8,11 @@ use super::{LogLine, Result, Store, ts, us};
 impl Store {
     /// Appends lines (time, stream, text) to a try's log.
     pub async fn append_logs(&self, ti_id: i64, try_number: u32, lines: &[(Timestamp, &str, &str)]) -> Result<()> {
-        for chunk in lines.chunks(200) {
-            let mut sql = String::from("INSERT INTO task_logs (ti_id, try_number, at, stream, line) VALUES ");
-            for i in 0..chunk.len() {
-                let b = 3 + i * 3;
-                if i > 0 {
-                    sql.push(',');
-                }
-                sql.push_str(&format!("($1, $2, ${b}, ${}, ${})", b + 1, b + 2));
-            }
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(ti_id)
-                .bind(i64::from(try_number));
-            for (at, stream, line) in chunk {
-                q = q.bind(us(*at)).bind(*stream).bind(*line);
-            }
-            q.execute(self.pool()).await?;
-        }
-        Ok(())
+        let rows: Vec<(i64, u32, Timestamp, &str, &str)> = lines
+            .iter()
+            .map(|(at, stream, line)| (ti_id, try_number, *at, *stream, *line))
+            .collect();
+        self.append_log_rows(&rows).await
     }
 
     /// Appends lines of many tries at once: (task instance, try, time,
