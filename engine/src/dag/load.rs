@@ -298,6 +298,7 @@ fn build(path: &Path, source: &str, root: &Node, registry: &Registry, problems: 
         max_active_tasks: max_active_tasks?,
         tags,
         params: params?,
+        index: tasks.iter().enumerate().map(|(i, t)| (t.task_id.clone(), i)).collect(),
         tasks,
         graph,
     })

@@ -42,6 +42,9 @@ pub struct Dag {
     /// Tasks in file order; `graph` indexes the same order.
     pub tasks: Vec<Task>,
     pub graph: DagGraph,
+    /// Task id -> index into `tasks` (a 10,000-task DAG is looked up per
+    /// task by workers and the scheduler).
+    index: std::collections::HashMap<String, usize>,
 }
 
 /// One task of a DAG.
@@ -110,11 +113,11 @@ impl RetryPolicy {
 
 impl Dag {
     pub fn task(&self, task_id: &str) -> Option<&Task> {
-        self.tasks.iter().find(|t| t.task_id == task_id)
+        self.task_index(task_id).map(|i| &self.tasks[i])
     }
 
     pub fn task_index(&self, task_id: &str) -> Option<usize> {
-        self.tasks.iter().position(|t| t.task_id == task_id)
+        self.index.get(task_id).copied()
     }
 
     pub fn tz(&self) -> &TimeZone {
