@@ -3,7 +3,7 @@
 //! 10,000-task fan-out of `empty` tasks, on SQLite in one process and, with
 //! `UPDRAFT_BENCH_POSTGRES_URL` (an admin URL), on Postgres with two workers.
 //!
-//!     cargo bench -p updraft-cli --bench runtime
+//!     cargo bench -p updraft-cli --bench runtime [-- sqlite-chain postgres-fanout ...]
 //!
 //! Each case runs several times; medians are printed.
 
@@ -128,7 +128,7 @@ async fn time_run(kind: &str, yaml: &str, dag_id: &str, workers: usize, slots: u
     .await
     .unwrap()
     .unwrap();
-    local.signals.scheduler.notify_one();
+    local.signals.wake_all();
     loop {
         let r = store.get_run_by_pk(run.id).await.unwrap().unwrap();
         if r.state.is_finished() {
@@ -146,49 +146,49 @@ async fn time_run(kind: &str, yaml: &str, dag_id: &str, workers: usize, slots: u
     Some(took)
 }
 
+/// Cases to run: every one, or those whose name (`sqlite-chain`,
+/// `postgres-fanout`, ...) contains an argument.
+fn selected(name: &str) -> bool {
+    let filters: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    filters.is_empty() || filters.iter().any(|f| name.contains(f.as_str()))
+}
+
 #[tokio::main]
 async fn main() {
-    if std::env::args()
-        .skip(1)
-        .any(|a| a != "--bench" && !"runtime".contains(a.as_str()))
-    {
-        return;
-    }
     let floor: Vec<f64> = (0..RUNS).map(|_| floor_ms(200)).collect();
-    println!(
-        "floor: 200 x `bash -c true` one after another: median {:.0} ms",
-        median(floor.clone())
-    );
+    let floor = median(floor);
+    println!("floor: 200 x `bash -c true` one after another: median {floor:.0} ms");
     for kind in ["sqlite", "postgres"] {
-        let mut chain = Vec::new();
-        for i in 0..RUNS {
-            match time_run(kind, &chain_yaml(200), "chain", 1, 4, i).await {
-                Some(t) => chain.push(t),
-                None => break,
-            }
-        }
-        if chain.is_empty() {
+        if kind == "postgres" && std::env::var_os("UPDRAFT_BENCH_POSTGRES_URL").is_none() {
             println!("{kind}: skipped (set UPDRAFT_BENCH_POSTGRES_URL)");
             continue;
         }
-        let m = median(chain);
-        println!(
-            "{kind}: 200-task shell chain: median {m:.0} ms = {:.2}x the floor",
-            m / median(floor.clone())
-        );
-        let workers = if kind == "sqlite" { 1 } else { 2 };
-        let mut fan = Vec::new();
-        for i in 0..3 {
-            fan.push(
-                time_run(kind, &fanout_yaml(10_000), "fan", workers, 64, 100 + i)
-                    .await
-                    .unwrap(),
+        if selected(&format!("{kind}-chain")) {
+            let mut chain = Vec::new();
+            for i in 0..RUNS {
+                chain.push(time_run(kind, &chain_yaml(200), "chain", 1, 4, i).await.unwrap());
+            }
+            let m = median(chain);
+            println!(
+                "{kind}: 200-task shell chain: median {m:.0} ms = {:.2}x the floor",
+                m / floor
             );
         }
-        let m = median(fan);
-        println!(
-            "{kind}: 10,000-task fan-out of empty, {workers} worker(s): median {m:.0} ms = {:.0} tasks/s",
-            10_000.0 / (m / 1000.0)
-        );
+        if selected(&format!("{kind}-fanout")) {
+            let workers = if kind == "sqlite" { 1 } else { 2 };
+            let mut fan = Vec::new();
+            for i in 0..3 {
+                fan.push(
+                    time_run(kind, &fanout_yaml(10_000), "fan", workers, 64, 100 + i)
+                        .await
+                        .unwrap(),
+                );
+            }
+            let m = median(fan);
+            println!(
+                "{kind}: 10,000-task fan-out of empty, {workers} worker(s): median {m:.0} ms = {:.0} tasks/s",
+                10_000.0 / (m / 1000.0)
+            );
+        }
     }
 }

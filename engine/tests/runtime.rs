@@ -191,7 +191,7 @@ async fn trigger(local: &Local, dag_id: &str) -> DagRun {
     .await
     .unwrap()
     .unwrap();
-    local.signals.scheduler.notify_one();
+    local.signals.wake_all();
     run
 }
 

@@ -120,7 +120,7 @@ pub async fn backfill(settings: &Settings, a: BackfillArgs) -> Result<ExitCode> 
             }
             next += 1;
             if let Some(l) = &local {
-                l.signals.scheduler.notify_one();
+                l.signals.wake_all();
             }
         }
         for pk in active.clone() {

@@ -95,7 +95,7 @@ pub async fn test_dag(settings: &Settings, dag_id: &str, logical_date: Option<&s
     )
     .await?
     .context("a run already exists at that logical date")?;
-    local.signals.scheduler.notify_one();
+    local.signals.wake_all();
     crate::outln!(
         "testing {} ({}, logical date {})",
         dag_id,

@@ -53,7 +53,7 @@ pub fn spawn_listener(store: Store, signals: Signals, stop: CancellationToken) -
                     Ok(n) if n.channel() == SCHEDULER_CHANNEL => {
                         match n.payload().split_once(':').and_then(|(_, pk)| pk.parse::<i64>().ok()) {
                             Some(run_pk) => signals.task_ended(run_pk),
-                            None => signals.scheduler.notify_one(),
+                            None => signals.wake_all(),
                         }
                     }
                     Ok(_) => signals.workers.notify_one(),

@@ -67,7 +67,7 @@ impl Local {
             handles.push(tokio::spawn(async move {
                 p.run(every, s, |r| {
                     tracing::info!(dags = r.dags, broken = r.errors.len(), "DAGs reloaded");
-                    sig.scheduler.notify_one();
+                    sig.wake_all();
                 })
                 .await
             }));

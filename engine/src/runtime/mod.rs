@@ -13,6 +13,7 @@ mod processor;
 mod runs;
 mod scheduler;
 pub mod trigger;
+mod view;
 mod worker;
 mod writer;
 
@@ -37,14 +38,39 @@ pub struct Signals {
     /// Tells this set of signals apart in cross-process notifications, so a
     /// process skips what it sent itself.
     pub id: String,
-    /// Something the scheduler should look at: a task ended, a run was
-    /// created.
-    pub scheduler: Arc<Notify>,
+    /// Wakes the scheduler; what it should look at is in `pending`.
+    pub(crate) scheduler: Arc<Notify>,
     /// Tasks were queued.
     pub workers: Arc<Notify>,
-    /// Runs in which a task ended since the scheduler last looked: it
-    /// advances just those instead of every running run.
-    dirty: Arc<std::sync::Mutex<std::collections::HashSet<i64>>>,
+    /// What changed since the scheduler last looked: it advances just
+    /// those runs instead of every running run.
+    pending: Arc<std::sync::Mutex<Pending>>,
+}
+
+/// A task instance's new state, as a worker in this process recorded it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TaskEvent {
+    pub run_pk: i64,
+    pub ti_id: i64,
+    pub state: crate::store::TaskState,
+}
+
+/// Changes waiting for the scheduler.
+#[derive(Debug, Default)]
+pub(crate) struct Pending {
+    /// Exact state changes, applied to the scheduler's picture of the run.
+    pub events: Vec<TaskEvent>,
+    /// Runs changed in ways not described exactly (another process, a
+    /// user's action): read again from the store.
+    pub runs: std::collections::HashSet<i64>,
+    /// Look at everything: a run was created, DAGs were reloaded.
+    pub full: bool,
+}
+
+impl Pending {
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty() && self.runs.is_empty() && !self.full
+    }
 }
 
 impl Default for Signals {
@@ -55,20 +81,35 @@ impl Default for Signals {
             id: format!("{}.{n}", std::process::id()),
             scheduler: Arc::default(),
             workers: Arc::default(),
-            dirty: Arc::default(),
+            pending: Arc::default(),
         }
     }
 }
 
 impl Signals {
-    /// A task of run `run_pk` ended.
+    /// Something in run `run_pk` changed (a task ended in another process,
+    /// a task was cleared or marked): the scheduler reads it again.
     pub fn task_ended(&self, run_pk: i64) {
-        self.dirty.lock().expect("signals lock").insert(run_pk);
+        self.pending.lock().expect("signals lock").runs.insert(run_pk);
         self.scheduler.notify_one();
     }
 
-    fn take_dirty(&self) -> std::collections::HashSet<i64> {
-        std::mem::take(&mut *self.dirty.lock().expect("signals lock"))
+    /// Something not tied to one run changed (a run was created, DAGs
+    /// were reloaded, a slot under `max_active_runs` freed): the scheduler
+    /// makes a full pass.
+    pub fn wake_all(&self) {
+        self.pending.lock().expect("signals lock").full = true;
+        self.scheduler.notify_one();
+    }
+
+    /// A worker in this process recorded a task's new state.
+    pub fn task_state(&self, event: TaskEvent) {
+        self.pending.lock().expect("signals lock").events.push(event);
+        self.scheduler.notify_one();
+    }
+
+    pub(crate) fn take_pending(&self) -> Pending {
+        std::mem::take(&mut *self.pending.lock().expect("signals lock"))
     }
 }
 

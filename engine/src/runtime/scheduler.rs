@@ -12,11 +12,10 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 use tokio_util::sync::CancellationToken;
 
-use super::trigger::{Decision, Upstream, decide};
-use super::{DagCache, DagProcessor, RuntimeError, Signals, Timing};
-use crate::dag::Dag;
+use super::view::RunView;
+use super::{DagCache, DagProcessor, Pending, RuntimeError, Signals, Timing};
 use crate::schedule::DataInterval;
-use crate::store::{DagRun, NewRun, RunState, RunType, Store, TaskState, run_id_for};
+use crate::store::{NewRun, RunState, RunType, Store, TaskState, run_id_for};
 
 /// What a scheduler looks after.
 #[derive(Debug, Clone)]
@@ -56,6 +55,8 @@ pub struct Scheduler {
     timing: Timing,
     /// Per DAG: a logical date taken by another run, to schedule past.
     skipped: std::sync::Mutex<HashMap<String, DataInterval>>,
+    /// Running runs, by primary key, as this scheduler last saw them.
+    views: tokio::sync::Mutex<HashMap<i64, RunView>>,
 }
 
 /// What one pass did.
@@ -100,6 +101,7 @@ impl Scheduler {
             signals,
             timing,
             skipped: Default::default(),
+            views: Default::default(),
         }
     }
 
@@ -127,7 +129,10 @@ impl Scheduler {
     /// when the next run or retry is due or the tick passes.
     pub async fn run(&self, shutdown: CancellationToken) {
         let mut last_reap = Timestamp::UNIX_EPOCH;
-        let mut last_full = std::time::Instant::now() - self.timing.scheduler_tick;
+        let mut last_full = std::time::Instant::now();
+        // The first pass, and one whose sleep ran out, look at everything.
+        let mut full_due = true;
+        let mut deadline = tokio::time::Instant::now();
         loop {
             let now = Timestamp::now();
             if now.duration_since(last_reap) >= SignedDuration::try_from(self.timing.heartbeat).unwrap_or_default() {
@@ -140,20 +145,30 @@ impl Scheduler {
                 last_reap = now;
             }
             // Tasks ending in this process name their runs: advance just
-            // those. Anything else (a tick, a new run, another process's
-            // work) gets a full pass.
-            let dirty = self.signals.take_dirty();
-            let full = dirty.is_empty() || last_full.elapsed() >= self.timing.scheduler_tick;
-            if full {
-                last_full = std::time::Instant::now();
-            }
-            let wait = match self.pass(now, if full { None } else { Some(&dirty) }).await {
-                Ok((_, wake)) => wake,
-                Err(e) => {
-                    tracing::error!(error = %e, "scheduler pass failed");
-                    self.timing.scheduler_tick
+            // those. Anything else (a tick, a new run, a retry coming due)
+            // gets a full pass, which also reads every running run again.
+            let pending = self.signals.take_pending();
+            let full = full_due || pending.full || last_full.elapsed() >= self.timing.scheduler_tick;
+            // A wake-up whose news an earlier pass already took does nothing.
+            if full || !pending.is_empty() {
+                if full {
+                    last_full = std::time::Instant::now();
                 }
-            };
+                let wait = match self.pass(now, if full { None } else { Some(pending) }).await {
+                    Ok((_, wake)) => wake,
+                    Err(e) => {
+                        tracing::error!(error = %e, "scheduler pass failed");
+                        // Start again from the store.
+                        self.views.lock().await.clear();
+                        self.timing.scheduler_tick
+                    }
+                };
+                // A partial pass saw only some runs: it may bring the next
+                // wake-up forward, never push another run's retry back.
+                let next = tokio::time::Instant::now() + wait;
+                deadline = if full { next } else { deadline.min(next) };
+            }
+            full_due = false;
             tokio::select! {
                 () = shutdown.cancelled() => {
                     if self.scope.only_dag.is_none() {
@@ -162,7 +177,7 @@ impl Scheduler {
                     return;
                 }
                 () = self.signals.scheduler.notified() => {}
-                () = tokio::time::sleep(wait) => {}
+                () = tokio::time::sleep_until(deadline) => full_due = true,
             }
         }
     }
@@ -183,50 +198,85 @@ impl Scheduler {
             tracing::warn!(task = %r.task_id, retried = r.retried, "a worker stopped; its try was given up");
         }
         if !reaped.is_empty() {
-            self.signals.scheduler.notify_one();
+            self.signals.wake_all();
         }
         Ok(reaped.len())
     }
 
     /// One pass; returns what it did and how long it may sleep. With
-    /// `only_runs`, it advances just those runs.
-    pub async fn pass(
+    /// `changes`, it advances just the runs they name; without, every
+    /// running run, read again from the store.
+    pub(crate) async fn pass(
         &self,
         now: Timestamp,
-        only_runs: Option<&std::collections::HashSet<i64>>,
+        changes: Option<Pending>,
     ) -> Result<(PassReport, Duration), RuntimeError> {
         let mut report = PassReport::default();
         let mut wake = now + SignedDuration::try_from(self.timing.scheduler_tick).unwrap_or_default();
-        if only_runs.is_none() {
-            if self.scope.create_scheduled {
-                self.create_due_runs(now, &mut report, &mut wake).await?;
-            }
-            self.start_queued_runs().await?;
-        }
-        let runs = match only_runs {
-            None => self.store.runs_in_states(&[RunState::Running]).await?,
-            Some(pks) => {
-                let mut runs = Vec::new();
-                for pk in pks {
-                    if let Some(r) = self
-                        .store
-                        .get_run_by_pk(*pk)
-                        .await?
-                        .filter(|r| r.state == RunState::Running)
-                    {
-                        runs.push(r);
+        let mut views = self.views.lock().await;
+        let touched: Vec<i64> = match changes {
+            None => {
+                if self.scope.create_scheduled {
+                    self.create_due_runs(now, &mut report, &mut wake).await?;
+                }
+                self.start_queued_runs().await?;
+                let running = self.store.runs_in_states(&[RunState::Running]).await?;
+                let mut seen = std::collections::HashSet::new();
+                for run in running {
+                    if !self.scope.covers(&run.dag_id) {
+                        continue;
+                    }
+                    seen.insert(run.id);
+                    match views.get_mut(&run.id) {
+                        Some(v) => v.reload(&self.store).await?,
+                        None => {
+                            let dag = self.cache.get(run.version_id).await?;
+                            views.insert(run.id, RunView::load(&self.store, dag, run).await?);
+                        }
                     }
                 }
-                runs
+                views.retain(|pk, _| seen.contains(pk));
+                views.keys().copied().collect()
+            }
+            Some(changes) => {
+                let mut reread = changes.runs;
+                let mut touched = std::collections::BTreeSet::new();
+                for e in &changes.events {
+                    match views.get_mut(&e.run_pk) {
+                        Some(v) => v.apply(e.ti_id, e.state),
+                        None => {
+                            reread.insert(e.run_pk);
+                        }
+                    }
+                    touched.insert(e.run_pk);
+                }
+                touched.extend(reread.iter().copied());
+                for pk in &touched {
+                    match views.get_mut(pk) {
+                        Some(v) if !v.stale && !reread.contains(pk) => {}
+                        Some(v) => v.reload(&self.store).await?,
+                        None => {
+                            let Some(run) = self.store.get_run_by_pk(*pk).await? else {
+                                continue;
+                            };
+                            if run.state != RunState::Running || !self.scope.covers(&run.dag_id) {
+                                continue;
+                            }
+                            let dag = self.cache.get(run.version_id).await?;
+                            views.insert(*pk, RunView::load(&self.store, dag, run).await?);
+                        }
+                    }
+                }
+                touched.into_iter().collect()
             }
         };
-        for run in runs {
-            if !self.scope.covers(&run.dag_id) {
-                continue;
+        for pk in touched {
+            let Some(view) = views.get_mut(&pk) else { continue };
+            if self.advance(view, now, &mut report, &mut wake).await? {
+                views.remove(&pk);
             }
-            let dag = self.cache.get(run.version_id).await?;
-            self.advance(&dag, &run, now, &mut report, &mut wake).await?;
         }
+        drop(views);
         if report.tasks_queued > 0 {
             self.signals.workers.notify_one();
             if let Err(e) = self
@@ -346,112 +396,65 @@ impl Scheduler {
         Ok(())
     }
 
-    /// Applies trigger rules to a running run's tasks, in topological order
-    /// so skips and upstream failures cascade in one pass, and ends the run
-    /// when every task has ended.
+    /// Applies trigger rules to a running run's tasks and writes what they
+    /// decided; ends the run when every task has ended. Returns whether the
+    /// run ended (its view is dropped).
     async fn advance(
         &self,
-        dag: &Dag,
-        run: &DagRun,
+        view: &mut RunView,
         now: Timestamp,
         report: &mut PassReport,
         wake: &mut Timestamp,
-    ) -> Result<(), RuntimeError> {
-        // Cheap first look: with no task waiting to start and some still
-        // queued or running, there is nothing to decide yet (a wide fan-out
-        // would otherwise be read in full after every task).
-        let counts = self.store.state_counts(run.id).await?;
-        let count = |st: TaskState| counts.iter().find(|(s, _)| *s == st).map_or(0, |(_, n)| *n);
-        let waiting = count(TaskState::None) + count(TaskState::UpForRetry);
-        let active_now = count(TaskState::Queued) + count(TaskState::Running);
-        if waiting == 0 && active_now > 0 {
-            return Ok(());
+    ) -> Result<bool, RuntimeError> {
+        let d = view.decide(now);
+        if let Some(at) = d.next_retry {
+            *wake = (*wake).min(at);
         }
-        let tis = self.store.task_instances(run.id).await?;
-        let by_task: HashMap<&str, usize> = tis.iter().enumerate().map(|(i, t)| (t.task_id.as_str(), i)).collect();
-        let index: Vec<Option<usize>> = dag
-            .tasks
-            .iter()
-            .map(|t| by_task.get(t.task_id.as_str()).copied())
-            .collect();
-        let mut states: Vec<TaskState> = index
-            .iter()
-            .map(|i| i.map_or(TaskState::Success, |i| tis[i].state))
-            .collect();
-        let mut active = states
-            .iter()
-            .filter(|s| matches!(s, TaskState::Queued | TaskState::Running))
-            .count();
-        let limit = dag.max_active_tasks as usize;
-        let (mut queue, mut skip, mut upstream_failed, mut retry) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        for i in dag.graph.topological_order() {
-            let Some(ti) = index[i].map(|k| &tis[k]) else {
-                continue;
-            };
-            match states[i] {
-                TaskState::None => {
-                    let up = Upstream::count(dag.tasks[i].upstream.iter().map(|&u| &states[u]));
-                    match decide(dag.tasks[i].trigger_rule, up) {
-                        Decision::Wait => {}
-                        Decision::Run if active < limit => {
-                            queue.push(ti.id);
-                            states[i] = TaskState::Queued;
-                            active += 1;
-                        }
-                        Decision::Run => {}
-                        Decision::Skip => {
-                            skip.push(ti.id);
-                            states[i] = TaskState::Skipped;
-                        }
-                        Decision::UpstreamFailed => {
-                            upstream_failed.push(ti.id);
-                            states[i] = TaskState::UpstreamFailed;
-                        }
-                    }
+        if !d.is_empty() {
+            let moves = [
+                (&d.skip, TaskState::None, TaskState::Skipped),
+                (&d.upstream_failed, TaskState::None, TaskState::UpstreamFailed),
+                (&d.queue, TaskState::None, TaskState::Queued),
+                (&d.retry, TaskState::UpForRetry, TaskState::Queued),
+            ];
+            for (ids, from, to) in moves {
+                let moved = self.store.transition_tasks(ids, &[from], to).await?;
+                if moved < ids.len() as u64 {
+                    // Someone else changed some of them meanwhile.
+                    view.stale = true;
                 }
-                TaskState::UpForRetry => match ti.next_retry_at {
-                    Some(at) if at > now => *wake = (*wake).min(at),
-                    _ if active < limit => {
-                        retry.push(ti.id);
-                        states[i] = TaskState::Queued;
-                        active += 1;
-                    }
-                    _ => {}
-                },
-                _ => {}
+                if to == TaskState::Queued {
+                    report.tasks_queued += moved as usize;
+                }
+            }
+            if view.stale {
+                view.reload(&self.store).await?;
+                self.signals.wake_all();
+                return Ok(false);
             }
         }
-        self.store
-            .transition_tasks(&skip, &[TaskState::None], TaskState::Skipped)
-            .await?;
-        self.store
-            .transition_tasks(&upstream_failed, &[TaskState::None], TaskState::UpstreamFailed)
-            .await?;
-        report.tasks_queued += self
-            .store
-            .transition_tasks(&queue, &[TaskState::None], TaskState::Queued)
-            .await? as usize;
-        report.tasks_queued += self
-            .store
-            .transition_tasks(&retry, &[TaskState::UpForRetry], TaskState::Queued)
-            .await? as usize;
-        if states.iter().all(|s| s.is_finished()) {
-            // Airflow: the run fails if a leaf task failed or could not run.
-            let leaf_failed = (0..dag.tasks.len())
-                .filter(|&i| dag.graph.downstream(i).next().is_none())
-                .any(|i| matches!(states[i], TaskState::Failed | TaskState::UpstreamFailed));
-            let state = if leaf_failed {
-                RunState::Failed
-            } else {
-                RunState::Success
-            };
-            if self.store.finish_run(run.id, state).await? {
-                tracing::info!(dag = %run.dag_id, run = %run.run_id, %state, "run ended");
-                report.runs_finished += 1;
-                // A slot under max_active_runs is free.
-                self.signals.scheduler.notify_one();
-            }
+        if !view.all_finished() {
+            return Ok(false);
         }
-        Ok(())
+        // The decision to end a run is taken on states read again from
+        // the store, not on the picture events built.
+        view.reload(&self.store).await?;
+        if !view.all_finished() {
+            self.signals.wake_all();
+            return Ok(false);
+        }
+        let state = if view.leaf_failed() {
+            RunState::Failed
+        } else {
+            RunState::Success
+        };
+        let run = &view.run;
+        if self.store.finish_run(run.id, state).await? {
+            tracing::info!(dag = %run.dag_id, run = %run.run_id, %state, "run ended");
+            report.runs_finished += 1;
+            // A slot under max_active_runs is free.
+            self.signals.wake_all();
+        }
+        Ok(true)
     }
 }

@@ -109,9 +109,14 @@ impl Worker {
         // Cancelled only when draining runs out of time.
         let hard_stop = CancellationToken::new();
         let mut running: JoinSet<()> = JoinSet::new();
+        // Claiming one slot at a time as tasks end costs a claim per task;
+        // after an ending, claim once a quarter of the slots is free (new
+        // work announced by the scheduler is claimed at once).
+        let batch = (self.config.slots as usize / 4).max(1);
+        let mut eager = true;
         while !shutdown.is_cancelled() {
             let free = self.config.slots as usize - running.len();
-            if free > 0 {
+            if free > 0 && (eager || free >= batch || running.is_empty()) {
                 match self
                     .store
                     .claim_for(&self.config.worker_id, free as u32, self.config.only_dag.as_deref())
@@ -131,12 +136,17 @@ impl Worker {
                     Err(e) => tracing::error!(error = %e, "claiming tasks failed"),
                 }
             }
-            tokio::select! {
-                () = shutdown.cancelled() => {}
-                Some(_) = running.join_next(), if !running.is_empty() => {}
-                () = self.signals.workers.notified() => {}
-                () = tokio::time::sleep(self.timing.worker_poll) => {}
-            }
+            eager = tokio::select! {
+                () = shutdown.cancelled() => false,
+                Some(_) = running.join_next(), if !running.is_empty() => {
+                    // Endings come in batches (one store write for many):
+                    // take every one that is ready.
+                    while running.try_join_next().is_some() {}
+                    false
+                }
+                () = self.signals.workers.notified() => true,
+                () = tokio::time::sleep(self.timing.worker_poll) => true,
+            };
         }
         // Drain: let running tries finish within the grace period.
         let drained = tokio::time::timeout(self.config.drain_grace, async {
@@ -232,14 +242,27 @@ impl Worker {
                 if let Err(e) = self.store.release_tasks(&self.config.worker_id, &[ti.id]).await {
                     tracing::error!(error = %e, "handing a task back failed");
                 }
+                self.signals.task_ended(claimed.run.id);
             }
             Ending::Report(outcome) => match writer.finish(ti.id, ti.try_number, outcome).await {
-                Ok(Some(state)) => tracing::info!(%state, "try ended"),
-                Ok(None) => tracing::warn!("the try was taken away meanwhile; its result is dropped"),
-                Err(e) => tracing::error!(error = %e, "recording the try failed"),
+                Ok(Some(state)) => {
+                    tracing::info!(%state, "try ended");
+                    self.signals.task_state(super::TaskEvent {
+                        run_pk: claimed.run.id,
+                        ti_id: ti.id,
+                        state,
+                    });
+                }
+                Ok(None) => {
+                    tracing::warn!("the try was taken away meanwhile; its result is dropped");
+                    self.signals.task_ended(claimed.run.id);
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "recording the try failed");
+                    self.signals.task_ended(claimed.run.id);
+                }
             },
         }
-        self.signals.task_ended(claimed.run.id);
         if let Err(e) = self
             .store
             .notify(
