@@ -636,3 +636,42 @@ async fn a_try_still_running_after_the_grace_period_is_handed_back() {
     assert_eq!(e.probe.running.load(Ordering::SeqCst), 0, "the operator was cancelled");
     local.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_task_marked_failed_by_a_user_is_stopped() {
+    let e = env().await;
+    e.write("long.yaml", "tasks:\n  t: {operator: test, sleep_ms: 60000}\n");
+    let local = e.start(1).await;
+    let run = trigger(&local, "long").await;
+    let ti = wait_for(&e.store, "t to run", 10, async |s: &Store| {
+        s.task_instance(run.id, "t")
+            .await
+            .unwrap()
+            .filter(|t| t.state == TaskState::Running)
+    })
+    .await;
+    wait_for(&e.store, "the operator to start", 10, async |_: &Store| {
+        (e.probe.running.load(Ordering::SeqCst) == 1).then_some(())
+    })
+    .await;
+    // What the UI's "mark failed" does: change the row, nothing else.
+    let moved = e
+        .store
+        .transition_tasks(&[ti.id], &[TaskState::Running], TaskState::Failed)
+        .await
+        .unwrap();
+    assert_eq!(moved, 1);
+    local.signals.wake_all();
+    // The worker sees on its next heartbeat that the try is no longer its
+    // own and cancels the operator, long before its 60 s sleep ends.
+    wait_for(&e.store, "the operator to be cancelled", 10, async |_: &Store| {
+        (e.probe.running.load(Ordering::SeqCst) == 0).then_some(())
+    })
+    .await;
+    let done = wait_run_end(&e.store, run.id).await;
+    assert_eq!(done.state, RunState::Failed);
+    let ti = e.store.task_instance(run.id, "t").await.unwrap().unwrap();
+    assert_eq!(ti.state, TaskState::Failed, "the user's mark stands");
+    assert_eq!(e.probe.runs.lock().unwrap().len(), 1, "not rerun");
+    local.shutdown().await;
+}

@@ -4,6 +4,7 @@
 //! reports how the try ended. On shutdown it stops claiming, lets running
 //! tries finish within a grace period, then stops them and hands them back.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -57,6 +58,10 @@ pub struct Worker {
     /// Set when `run` starts: the batching writer of logs and reports.
     writer: std::sync::OnceLock<super::writer::Writer>,
     secrets_cache: std::sync::Mutex<Option<(std::time::Instant, Secrets, Variables)>>,
+    /// The tries this worker runs now, by task instance: their try number
+    /// and the token that stops them if the store says they are no longer
+    /// ours (a user cleared or marked the task, or it was reaped).
+    active: std::sync::Mutex<HashMap<i64, (u32, CancellationToken)>>,
     store: Store,
     cache: Arc<DagCache>,
     signals: Signals,
@@ -76,6 +81,7 @@ impl Worker {
         Worker {
             writer: Default::default(),
             secrets_cache: Default::default(),
+            active: Default::default(),
             store,
             cache,
             signals,
@@ -190,8 +196,18 @@ impl Worker {
             if let Err(e) = self.store.heartbeat_worker(&self.config.worker_id).await {
                 tracing::error!(error = %e, "worker heartbeat failed");
             }
-            if let Err(e) = self.store.heartbeat_tasks(&self.config.worker_id).await {
-                tracing::error!(error = %e, "task heartbeat failed");
+            // Only tries registered before the heartbeat's query can be
+            // judged by its answer (one claimed meanwhile is not in it yet).
+            let before: Vec<(i64, u32, CancellationToken)> = self
+                .active
+                .lock()
+                .expect("active lock")
+                .iter()
+                .map(|(id, (n, c))| (*id, *n, c.clone()))
+                .collect();
+            match self.store.heartbeat_tasks(&self.config.worker_id).await {
+                Ok(owned) => stop_taken_away(&before, &owned),
+                Err(e) => tracing::error!(error = %e, "task heartbeat failed"),
             }
             tokio::select! {
                 () = stop.cancelled() => return,
@@ -358,6 +374,7 @@ impl Worker {
             }
         };
         let cancel = hard_stop.child_token();
+        let _active = ActiveTry::register(&self.active, c.ti.id, c.ti.try_number, cancel.clone());
         let sink_log = log.clone();
         let task_ctx = TaskContext {
             dag_id: c.run.dag_id.clone(),
@@ -395,7 +412,7 @@ impl Worker {
                 Ending::Release
             }
             Err(TaskError::Cancelled) => {
-                system("cancelled".into());
+                system("cancelled: the try was cleared, marked or reaped while it ran".into());
                 Ending::Report(TryOutcome::Failed {
                     error: "cancelled".into(),
                     retry_at: None,
@@ -415,6 +432,47 @@ impl Worker {
                 Ending::Report(TryOutcome::Failed { error, retry_at: None })
             }
         }
+    }
+}
+
+/// Cancels the running tries the store no longer lists as ours: a user
+/// cleared the task or marked it while it ran, or it was reaped. Their late
+/// reports are refused by the store anyway; this stops the work (the
+/// process, the container) instead of letting it run on.
+fn stop_taken_away(tries: &[(i64, u32, CancellationToken)], owned: &[(i64, u32)]) {
+    for (ti_id, try_number, cancel) in tries {
+        if !owned.contains(&(*ti_id, *try_number)) && !cancel.is_cancelled() {
+            tracing::warn!(
+                ti_id,
+                try_number,
+                "the try was taken away (cleared, marked or reaped): stopping it"
+            );
+            cancel.cancel();
+        }
+    }
+}
+
+/// A try's entry in the worker's active set, removed when it drops.
+struct ActiveTry<'a> {
+    active: &'a std::sync::Mutex<HashMap<i64, (u32, CancellationToken)>>,
+    ti_id: i64,
+}
+
+impl<'a> ActiveTry<'a> {
+    fn register(
+        active: &'a std::sync::Mutex<HashMap<i64, (u32, CancellationToken)>>,
+        ti_id: i64,
+        try_number: u32,
+        cancel: CancellationToken,
+    ) -> Self {
+        active.lock().expect("active lock").insert(ti_id, (try_number, cancel));
+        ActiveTry { active, ti_id }
+    }
+}
+
+impl Drop for ActiveTry<'_> {
+    fn drop(&mut self) {
+        self.active.lock().expect("active lock").remove(&self.ti_id);
     }
 }
 

@@ -179,16 +179,21 @@ impl Store {
             .collect()
     }
 
-    /// Marks every running try of `worker_id` as alive now.
-    pub async fn heartbeat_tasks(&self, worker_id: &str) -> Result<u64> {
-        Ok(
-            sqlx::query("UPDATE task_instances SET heartbeat = $1 WHERE worker_id = $2 AND state = 'running'")
-                .bind(now_us())
-                .bind(worker_id)
-                .execute(self.pool())
-                .await?
-                .rows_affected(),
+    /// Marks every running try of `worker_id` as alive now, and returns
+    /// them as `(ti_id, try_number)`: a try the worker runs that is missing
+    /// here was taken away (cleared, marked or reaped) and should stop.
+    pub async fn heartbeat_tasks(&self, worker_id: &str) -> Result<Vec<(i64, u32)>> {
+        let rows = sqlx::query(
+            "UPDATE task_instances SET heartbeat = $1 WHERE worker_id = $2 AND state = 'running' \
+             RETURNING id, try_number",
         )
+        .bind(now_us())
+        .bind(worker_id)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get::<i64, _>(0)?, r.try_get::<i64, _>(1)? as u32)))
+            .collect()
     }
 
     /// Records how a try ended. Returns the new state, or `None` when the
