@@ -98,7 +98,7 @@ impl Store {
         let done = sqlx::query("UPDATE dags SET is_paused = $1 WHERE dag_id = $2")
             .bind(i64::from(paused))
             .bind(dag_id)
-            .execute(self.pool())
+            .execute(self.writes())
             .await?;
         Ok(done.rows_affected() > 0)
     }

@@ -36,7 +36,7 @@ impl Store {
                     .bind(*stream)
                     .bind(*line);
             }
-            q.execute(self.pool()).await?;
+            q.execute(self.writes()).await?;
         }
         Ok(())
     }

@@ -59,6 +59,9 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: AnyPool,
+    /// Where writes go: on SQLite a pool of one connection, on Postgres the
+    /// same pool as reads.
+    writes: AnyPool,
     dialect: Dialect,
     cipher: Option<cipher::Cipher>,
     /// Kept for Postgres LISTEN connections.
@@ -77,7 +80,7 @@ impl Store {
         } else {
             return Err(StoreError::BadUrl(redact(url)));
         };
-        let pool = match dialect {
+        let (pool, writes) = match dialect {
             Dialect::Sqlite => {
                 let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
                 let path = path.split('?').next().unwrap_or_default();
@@ -93,39 +96,28 @@ impl Store {
                     format!("{url}?mode=rwc")
                 };
                 let opts = AnyConnectOptions::from_str(&url)?;
-                AnyPoolOptions::new()
-                    .max_connections(8)
-                    .after_connect(|conn, _| {
-                        Box::pin(async move {
-                            // WAL lets readers (the CLI, the UI) work while
-                            // the scheduler writes; busy_timeout makes writers
-                            // wait their turn instead of failing.
-                            for pragma in [
-                                "PRAGMA journal_mode = WAL",
-                                "PRAGMA synchronous = NORMAL",
-                                "PRAGMA busy_timeout = 15000",
-                                "PRAGMA foreign_keys = ON",
-                                "PRAGMA cache_size = -32768",
-                            ] {
-                                sqlx::query(pragma).execute(&mut *conn).await?;
-                            }
-                            Ok(())
-                        })
-                    })
-                    .connect_with(opts)
-                    .await?
+                // SQLite has one writer at a time. Writers of one process
+                // queue for a single write connection (an async wait in
+                // order) instead of meeting on the file lock, whose busy
+                // handler sleeps a millisecond or more per collision; readers
+                // (the CLI, the UI, the scheduler's reads) use the others.
+                let reads = sqlite_pool(8).connect_with(opts.clone()).await?;
+                let writes = sqlite_pool(1).connect_with(opts).await?;
+                (reads, writes)
             }
             Dialect::Postgres => {
                 let opts = AnyConnectOptions::from_str(url)?;
-                AnyPoolOptions::new()
+                let pool = AnyPoolOptions::new()
                     .max_connections(16)
                     .acquire_timeout(Duration::from_secs(30))
                     .connect_with(opts)
-                    .await?
+                    .await?;
+                (pool.clone(), pool)
             }
         };
         Ok(Store {
             pool,
+            writes,
             dialect,
             cipher: None,
             url: std::sync::Arc::from(url),
@@ -175,13 +167,18 @@ impl Store {
         &self.pool
     }
 
+    /// The pool for statements that write (see [`Store::connect`]).
+    pub(crate) fn writes(&self) -> &AnyPool {
+        &self.writes
+    }
+
     /// A write transaction. On SQLite it takes the write lock up front
     /// (`BEGIN IMMEDIATE`), so it waits for other writers instead of
     /// failing when it upgrades from reading.
     pub(crate) async fn write_tx(&self) -> Result<Transaction<'static, sqlx::Any>> {
         Ok(match self.dialect {
-            Dialect::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Dialect::Postgres => self.pool.begin().await?,
+            Dialect::Sqlite => self.writes.begin_with("BEGIN IMMEDIATE").await?,
+            Dialect::Postgres => self.writes.begin().await?,
         })
     }
 
@@ -195,7 +192,32 @@ impl Store {
 
     pub async fn close(&self) {
         self.pool.close().await;
+        self.writes.close().await;
     }
+}
+
+/// A SQLite pool with the pragmas every connection needs.
+fn sqlite_pool(max: u32) -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .max_connections(max)
+        .acquire_timeout(Duration::from_secs(60))
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                // WAL lets readers (the CLI, the UI) work while the
+                // scheduler writes; busy_timeout makes writers of other
+                // processes wait their turn instead of failing.
+                for pragma in [
+                    "PRAGMA journal_mode = WAL",
+                    "PRAGMA synchronous = NORMAL",
+                    "PRAGMA busy_timeout = 15000",
+                    "PRAGMA foreign_keys = ON",
+                    "PRAGMA cache_size = -32768",
+                ] {
+                    sqlx::query(pragma).execute(&mut *conn).await?;
+                }
+                Ok(())
+            })
+        })
 }
 
 /// A database URL with any password replaced by `***`.

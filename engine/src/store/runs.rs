@@ -159,7 +159,7 @@ impl Store {
             sqlx::query("UPDATE dag_runs SET state = 'running', start_date = $1 WHERE id = $2 AND state = 'queued'")
                 .bind(now_us())
                 .bind(pk)
-                .execute(self.pool())
+                .execute(self.writes())
                 .await?;
         Ok(done.rows_affected() > 0)
     }
@@ -170,7 +170,7 @@ impl Store {
             .bind(state.as_str())
             .bind(now_us())
             .bind(pk)
-            .execute(self.pool())
+            .execute(self.writes())
             .await?;
         Ok(done.rows_affected() > 0)
     }
