@@ -33,16 +33,14 @@ fn floor_ms(n: usize) -> f64 {
     start.elapsed().as_secs_f64() * 1000.0
 }
 
-fn chain_yaml(n: usize) -> String {
+/// A chain of `n` tasks; `op` is `shell, command: 'true'` or `empty`.
+fn chain_yaml(n: usize, op: &str) -> String {
     let mut y = String::from("tasks:\n");
     for i in 0..n {
         if i == 0 {
-            y.push_str("  t0: {operator: shell, command: 'true'}\n");
+            y.push_str(&format!("  t0: {{operator: {op}}}\n"));
         } else {
-            y.push_str(&format!(
-                "  t{i}: {{operator: shell, command: 'true', depends_on: t{}}}\n",
-                i - 1
-            ));
+            y.push_str(&format!("  t{i}: {{operator: {op}, depends_on: t{}}}\n", i - 1));
         }
     }
     y
@@ -155,6 +153,12 @@ fn selected(name: &str) -> bool {
 
 #[tokio::main]
 async fn main() {
+    if std::env::var_os("UPDRAFT_BENCH_TRACE").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter("updraft_engine=debug")
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let floor: Vec<f64> = (0..RUNS).map(|_| floor_ms(200)).collect();
     let floor = median(floor);
     println!("floor: 200 x `bash -c true` one after another: median {floor:.0} ms");
@@ -166,12 +170,27 @@ async fn main() {
         if selected(&format!("{kind}-chain")) {
             let mut chain = Vec::new();
             for i in 0..RUNS {
-                chain.push(time_run(kind, &chain_yaml(200), "chain", 1, 4, i).await.unwrap());
+                let yaml = chain_yaml(200, "shell, command: 'true'");
+                chain.push(time_run(kind, &yaml, "chain", 1, 4, i).await.unwrap());
             }
             let m = median(chain);
             println!(
                 "{kind}: 200-task shell chain: median {m:.0} ms = {:.2}x the floor",
                 m / floor
+            );
+        }
+        if selected(&format!("{kind}-empty-chain")) {
+            // The orchestration alone: what each link of the chain costs
+            // besides the process it runs.
+            let mut chain = Vec::new();
+            for i in 0..RUNS {
+                let yaml = chain_yaml(200, "empty");
+                chain.push(time_run(kind, &yaml, "chain", 1, 4, 50 + i).await.unwrap());
+            }
+            let m = median(chain);
+            println!(
+                "{kind}: 200-task empty chain: median {m:.0} ms = {:.2} ms per task",
+                m / 200.0
             );
         }
         if selected(&format!("{kind}-fanout")) {

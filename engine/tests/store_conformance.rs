@@ -76,6 +76,7 @@ conformance!(
     retries_then_failure,
     lost_workers_tasks_are_reaped,
     released_tasks_go_back_to_the_queue,
+    downstream_claims_are_guarded,
     transitions_only_from_expected_states,
     logs_append_and_follow,
     connections_and_variables,
@@ -664,4 +665,54 @@ async fn secrets_are_encrypted_at_rest_with_a_key() {
     let e = wrong.variables().await.unwrap_err().to_string();
     assert!(e.contains("variable `token` cannot be decrypted"), "{e}");
     assert!(!e.contains("var-plain"), "{e}");
+}
+
+async fn downstream_claims_are_guarded(store: &Store) {
+    use updraft_engine::store::Dialect;
+    let v = dag(store, "etl").await;
+    let run = store
+        .create_run(&new_run("etl", v, "2024-11-01", &[("a", 1), ("b", 1), ("x", 1)]))
+        .await
+        .unwrap()
+        .unwrap();
+    let id = |tis: &[updraft_engine::store::TaskInstance], t: &str| tis.iter().find(|ti| ti.task_id == t).unwrap().id;
+    let tis = store.task_instances(run.id).await.unwrap();
+    let (a, x) = (id(&tis, "a"), id(&tis, "x"));
+    let claim = |max| store.claim_downstream("w1", run.id, "b", &["a"], max);
+    // The run has not started.
+    store
+        .transition_tasks(&[a], &[TaskState::None], TaskState::Success)
+        .await
+        .unwrap();
+    assert!(claim(16).await.unwrap().is_none(), "the run is not running yet");
+    assert!(store.start_run(run.id).await.unwrap());
+    if store.dialect() == Dialect::Postgres {
+        assert!(
+            claim(16).await.unwrap().is_none(),
+            "Postgres leaves it to the scheduler"
+        );
+        return;
+    }
+    // An upstream that has not succeeded blocks it.
+    store
+        .transition_tasks(&[a], &[TaskState::Success], TaskState::Failed)
+        .await
+        .unwrap();
+    assert!(claim(16).await.unwrap().is_none(), "upstream failed");
+    store
+        .transition_tasks(&[a], &[TaskState::Failed], TaskState::Success)
+        .await
+        .unwrap();
+    // So does a full run under max_active_tasks.
+    store
+        .transition_tasks(&[x], &[TaskState::None], TaskState::Queued)
+        .await
+        .unwrap();
+    assert!(claim(1).await.unwrap().is_none(), "no free slot");
+    let ti = claim(2).await.unwrap().expect("claimed");
+    assert_eq!(
+        (ti.task_id.as_str(), ti.state, ti.try_number, ti.worker_id.as_deref()),
+        ("b", TaskState::Running, 1, Some("w1"))
+    );
+    assert!(claim(16).await.unwrap().is_none(), "claimed once only");
 }

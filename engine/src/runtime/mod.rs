@@ -104,7 +104,13 @@ impl Signals {
 
     /// A worker in this process recorded a task's new state.
     pub fn task_state(&self, event: TaskEvent) {
-        self.pending.lock().expect("signals lock").events.push(event);
+        self.task_states([event]);
+    }
+
+    /// Several exact changes, seen by the scheduler together (a try that
+    /// ended and the downstream task its worker claimed at once).
+    pub fn task_states(&self, events: impl IntoIterator<Item = TaskEvent>) {
+        self.pending.lock().expect("signals lock").events.extend(events);
         self.scheduler.notify_one();
     }
 

@@ -277,6 +277,7 @@ impl Scheduler {
             }
         }
         drop(views);
+        tracing::debug!(queued = report.tasks_queued, "scheduler pass done");
         if report.tasks_queued > 0 {
             self.signals.workers.notify_one();
             if let Err(e) = self

@@ -120,6 +120,8 @@ impl RunView {
             // A try ended (a retry carries a time the event does not).
             (TaskState::Queued | TaskState::Running, s) if s.is_finished() => self.change(i, s),
             (TaskState::Queued, TaskState::Running) => self.change(i, TaskState::Running),
+            // A worker claimed a downstream task straight from `none`.
+            (TaskState::None, TaskState::Running) => self.change(i, TaskState::Running),
             (old, new) if old == new => {}
             _ => self.stale = true,
         }

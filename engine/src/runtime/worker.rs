@@ -62,6 +62,9 @@ pub struct Worker {
     /// and the token that stops them if the store says they are no longer
     /// ours (a user cleared or marked the task, or it was reaped).
     active: std::sync::Mutex<HashMap<i64, (u32, CancellationToken)>>,
+    /// Set once shutdown is asked: no more claims, not even of downstream
+    /// tasks.
+    draining: std::sync::atomic::AtomicBool,
     store: Store,
     cache: Arc<DagCache>,
     signals: Signals,
@@ -82,6 +85,7 @@ impl Worker {
             writer: Default::default(),
             secrets_cache: Default::default(),
             active: Default::default(),
+            draining: Default::default(),
             store,
             cache,
             signals,
@@ -130,6 +134,7 @@ impl Worker {
                 {
                     Ok(claimed) => {
                         let got = claimed.len();
+                        tracing::debug!(got, "claimed");
                         for c in claimed {
                             let me = self.clone();
                             let stop = hard_stop.clone();
@@ -154,6 +159,7 @@ impl Worker {
                 () = tokio::time::sleep(self.timing.worker_poll) => true,
             };
         }
+        self.draining.store(true, std::sync::atomic::Ordering::SeqCst);
         // Drain: let running tries finish within the grace period.
         let drained = tokio::time::timeout(self.config.drain_grace, async {
             while running.join_next().await.is_some() {}
@@ -219,14 +225,65 @@ impl Worker {
     /// Runs one claimed try inside a tracing span carrying its ids. (The
     /// span is attached with `instrument`: a guard held across `.await`
     /// corrupts the span stack when the task moves between threads.)
+    /// Then runs, in the same slot, the downstream task it may have claimed
+    /// on the way out.
     async fn execute(&self, claimed: Claimed, hard_stop: CancellationToken) {
         use tracing::Instrument;
-        let ti = &claimed.ti;
-        let span = tracing::info_span!("task", dag = %ti.dag_id, task = %ti.task_id, run = %claimed.run.run_id, attempt = ti.try_number);
-        self.execute_in_span(claimed.clone(), hard_stop).instrument(span).await
+        let mut next = Some(claimed);
+        while let Some(claimed) = next.take() {
+            let ti = &claimed.ti;
+            let span = tracing::info_span!("task", dag = %ti.dag_id, task = %ti.task_id, run = %claimed.run.run_id, attempt = ti.try_number);
+            next = self
+                .execute_in_span(claimed.clone(), hard_stop.clone())
+                .instrument(span)
+                .await;
+        }
     }
 
-    async fn execute_in_span(&self, claimed: Claimed, hard_stop: CancellationToken) {
+    /// After a success: claims a downstream `all_success` task whose
+    /// upstream tasks have now all succeeded, if the store can do it
+    /// atomically (see [`Store::claim_downstream`]), so a chain does not
+    /// wait for a scheduler pass and a claim between its links.
+    async fn claim_downstream(&self, c: &Claimed) -> Option<Claimed> {
+        if self.draining.load(std::sync::atomic::Ordering::SeqCst)
+            || self.store.dialect() != crate::store::Dialect::Sqlite
+        {
+            return None;
+        }
+        let dag = self.cache.get(c.run.version_id).await.ok()?;
+        let i = dag.task_index(&c.ti.task_id)?;
+        // A couple of attempts at most: a wide fan-out is the scheduler's.
+        let candidates = dag
+            .graph
+            .downstream(i)
+            .filter(|&d| dag.tasks[d].trigger_rule == crate::dag::TriggerRule::AllSuccess)
+            .take(2);
+        for d in candidates {
+            let task = &dag.tasks[d];
+            let upstream: Vec<&str> = task.upstream.iter().map(|&u| dag.tasks[u].task_id.as_str()).collect();
+            match self
+                .store
+                .claim_downstream(
+                    &self.config.worker_id,
+                    c.run.id,
+                    &task.task_id,
+                    &upstream,
+                    dag.max_active_tasks,
+                )
+                .await
+            {
+                Ok(Some(ti)) => return Some(Claimed { ti, run: c.run.clone() }),
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "claiming a downstream task failed; the scheduler will queue it");
+                    return None;
+                }
+            }
+        }
+        None
+    }
+
+    async fn execute_in_span(&self, claimed: Claimed, hard_stop: CancellationToken) -> Option<Claimed> {
         let ti = claimed.ti.clone();
         let secrets = self.secrets().await;
         let ((connections, variables), masker) = match secrets {
@@ -240,7 +297,7 @@ impl Worker {
                 // The store is unreachable: give the try back for later.
                 tracing::error!(error = %e, "reading connections and variables failed");
                 let _ = self.store.release_tasks(&self.config.worker_id, &[ti.id]).await;
-                return;
+                return None;
             }
         };
         let writer = self.writer.get().expect("execute runs under run()").clone();
@@ -253,6 +310,7 @@ impl Worker {
         let ending = self
             .attempt(&claimed, log, hard_stop, connections, variables, &masker)
             .await;
+        let mut next = None;
         match ending {
             Ending::Release => {
                 if let Err(e) = self.store.release_tasks(&self.config.worker_id, &[ti.id]).await {
@@ -263,11 +321,22 @@ impl Worker {
             Ending::Report(outcome) => match writer.finish(ti.id, ti.try_number, outcome).await {
                 Ok(Some(state)) => {
                     tracing::info!(%state, "try ended");
-                    self.signals.task_state(super::TaskEvent {
+                    if state == crate::store::TaskState::Success {
+                        next = self.claim_downstream(&claimed).await;
+                    }
+                    // Together, so the scheduler never sees a slot free
+                    // that the downstream task already took.
+                    let ended = super::TaskEvent {
                         run_pk: claimed.run.id,
                         ti_id: ti.id,
                         state,
+                    };
+                    let started = next.as_ref().map(|n| super::TaskEvent {
+                        run_pk: n.run.id,
+                        ti_id: n.ti.id,
+                        state: crate::store::TaskState::Running,
                     });
+                    self.signals.task_states(std::iter::once(ended).chain(started));
                 }
                 Ok(None) => {
                     tracing::warn!("the try was taken away meanwhile; its result is dropped");
@@ -289,6 +358,7 @@ impl Worker {
         {
             tracing::warn!(error = %e, "NOTIFY failed; the scheduler will poll");
         }
+        next
     }
 
     /// Renders and runs one try; the log lines go to `log`.
@@ -389,6 +459,7 @@ impl Worker {
         let registry = self.cache.registry();
         let run = registry.execute(&task.operator, &rendered, task_ctx);
         tokio::pin!(run);
+        tracing::debug!("operator starts");
         let result = match task.execution_timeout {
             None => run.await,
             Some(limit) => tokio::select! {
@@ -400,6 +471,7 @@ impl Worker {
                 }
             },
         };
+        tracing::debug!("operator ended");
         match result {
             Ok(output) => {
                 system("succeeded".into());

@@ -116,7 +116,7 @@ impl Store {
             if !stamp.is_empty() {
                 q = q.bind(now);
             }
-            moved += q.execute(self.pool()).await?.rows_affected();
+            moved += q.execute(self.writes()).await?.rows_affected();
         }
         Ok(moved)
     }
@@ -135,20 +135,38 @@ impl Store {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        let lock = match self.dialect() {
-            Dialect::Postgres => "FOR UPDATE SKIP LOCKED",
-            Dialect::Sqlite => "",
+        let pick = "SELECT id FROM task_instances WHERE state = 'queued' AND ($4 = '' OR dag_id = $4) ORDER BY queued_at, id LIMIT $3";
+        let set = "UPDATE task_instances SET state = 'running', try_number = try_number + 1, worker_id = $1, heartbeat = $2, start_date = $2, end_date = NULL, error = NULL";
+        let sql = match self.dialect() {
+            // Rows another worker holds are skipped, not waited for.
+            Dialect::Postgres => format!("{set} WHERE id IN ({pick} FOR UPDATE SKIP LOCKED) RETURNING {TI_COLUMNS}"),
+            Dialect::Sqlite => {
+                // Look before taking the write lock: most claims of an
+                // idle or busy worker find nothing, and a read does not
+                // hold up the writers. What another worker took between
+                // the look and the update is left out by `state = 'queued'`.
+                let ids: Vec<i64> = sqlx::query_scalar(pick)
+                    .bind(worker_id)
+                    .bind(now_us())
+                    .bind(i64::from(limit))
+                    .bind(dag_id.unwrap_or(""))
+                    .fetch_all(self.pool())
+                    .await?;
+                if ids.is_empty() {
+                    return Ok(Vec::new());
+                }
+                format!(
+                    "{set} WHERE state = 'queued' AND id IN ({}) AND $3 > 0 AND ($4 = '' OR dag_id = $4) RETURNING {TI_COLUMNS}",
+                    id_list(&ids)
+                )
+            }
         };
-        let sql = format!(
-            "UPDATE task_instances SET state = 'running', try_number = try_number + 1, worker_id = $1, heartbeat = $2, start_date = $2, end_date = NULL, error = NULL \
-             WHERE id IN (SELECT id FROM task_instances WHERE state = 'queued' AND ($4 = '' OR dag_id = $4) ORDER BY queued_at, id LIMIT $3 {lock}) RETURNING {TI_COLUMNS}"
-        );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(worker_id)
             .bind(now_us())
             .bind(i64::from(limit))
             .bind(dag_id.unwrap_or(""))
-            .fetch_all(self.pool())
+            .fetch_all(self.writes())
             .await?;
         let tis: Vec<TaskInstance> = rows.iter().map(ti_from_row).collect::<Result<_>>()?;
         if tis.is_empty() {
@@ -179,6 +197,59 @@ impl Store {
             .collect()
     }
 
+    /// Claims `task_id` of run `run_pk` for `worker_id` straight from
+    /// `none`, when every task in `upstream` has succeeded, the run is
+    /// running and fewer than `max_active` of its tasks are queued or
+    /// running: what the scheduler would decide for an `all_success` task
+    /// whose last upstream just succeeded, without the round trip through
+    /// it (Airflow's "mini scheduler"). One guarded statement; `None` when
+    /// any condition fails, and the scheduler decides as usual.
+    ///
+    /// SQLite only: there, one writer at a time makes the guards and the
+    /// update one atomic step. On Postgres two statements could both see
+    /// a free slot, so it returns `None` and the scheduler decides.
+    pub async fn claim_downstream(
+        &self,
+        worker_id: &str,
+        run_pk: i64,
+        task_id: &str,
+        upstream: &[&str],
+        max_active: u32,
+    ) -> Result<Option<TaskInstance>> {
+        if self.dialect() != Dialect::Sqlite {
+            return Ok(None);
+        }
+        let ups: Vec<String> = (0..upstream.len()).map(|i| format!("${}", i + 6)).collect();
+        let ups = if ups.is_empty() {
+            "NULL".to_string()
+        } else {
+            ups.join(", ")
+        };
+        let sql = format!(
+            "UPDATE task_instances SET state = 'running', try_number = try_number + 1, worker_id = $1, heartbeat = $2, \
+             queued_at = $2, start_date = $2, end_date = NULL, error = NULL \
+             WHERE run_pk = $3 AND task_id = $4 AND state = 'none' \
+             AND EXISTS (SELECT 1 FROM dag_runs r WHERE r.id = $3 AND r.state = 'running') \
+             AND NOT EXISTS (SELECT 1 FROM task_instances u WHERE u.run_pk = $3 AND u.task_id IN ({ups}) AND u.state <> 'success') \
+             AND (SELECT COUNT(*) FROM (SELECT 1 FROM task_instances a WHERE a.run_pk = $3 AND a.state IN ('queued', 'running') LIMIT $5) AS busy) < $5 \
+             RETURNING {TI_COLUMNS}"
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(worker_id)
+            .bind(now_us())
+            .bind(run_pk)
+            .bind(task_id)
+            .bind(i64::from(max_active));
+        for u in upstream {
+            q = q.bind(*u);
+        }
+        q.fetch_optional(self.writes())
+            .await?
+            .as_ref()
+            .map(ti_from_row)
+            .transpose()
+    }
+
     /// Marks every running try of `worker_id` as alive now, and returns
     /// them as `(ti_id, try_number)`: a try the worker runs that is missing
     /// here was taken away (cleared, marked or reaped) and should stop.
@@ -189,7 +260,7 @@ impl Store {
         )
         .bind(now_us())
         .bind(worker_id)
-        .fetch_all(self.pool())
+        .fetch_all(self.writes())
         .await?;
         rows.iter()
             .map(|r| Ok((r.try_get::<i64, _>(0)?, r.try_get::<i64, _>(1)? as u32)))
@@ -206,7 +277,7 @@ impl Store {
         outcome: &TryOutcome,
     ) -> Result<Option<TaskState>> {
         // One statement: atomic without a transaction (a round trip less).
-        let mut conn = self.pool().acquire().await?;
+        let mut conn = self.writes().acquire().await?;
         finish_one(&mut conn, ti_id, try_number, worker_id, outcome).await
     }
 
@@ -217,6 +288,10 @@ impl Store {
         worker_id: &str,
         tries: &[(i64, u32, &TryOutcome)],
     ) -> Result<Vec<Option<TaskState>>> {
+        if let [(ti_id, try_number, outcome)] = tries {
+            // One statement is atomic on its own: no transaction round trips.
+            return Ok(vec![self.finish_try(*ti_id, *try_number, worker_id, outcome).await?]);
+        }
         let mut tx = self.write_tx().await?;
         let mut states = Vec::with_capacity(tries.len());
         for (ti_id, try_number, outcome) in tries {
@@ -262,7 +337,7 @@ impl Store {
             .bind(now)
             .bind(id)
             .bind(worker.unwrap_or_default())
-            .execute(self.pool())
+            .execute(self.writes())
             .await?;
             if done.rows_affected() > 0 {
                 let state: String = sqlx::query("SELECT state FROM task_instances WHERE id = $1")
@@ -294,7 +369,7 @@ impl Store {
         Ok(sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(now_us())
             .bind(worker_id)
-            .execute(self.pool())
+            .execute(self.writes())
             .await?
             .rows_affected())
     }
