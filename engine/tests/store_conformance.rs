@@ -73,6 +73,7 @@ conformance!(
     concurrent_run_creation_creates_one,
     claims_are_exclusive_under_concurrency,
     finishing_is_fenced_by_worker_and_try,
+    batched_reports_are_fenced_one_by_one,
     retries_then_failure,
     lost_workers_tasks_are_reaped,
     released_tasks_go_back_to_the_queue,
@@ -715,4 +716,62 @@ async fn downstream_claims_are_guarded(store: &Store) {
         ("b", TaskState::Running, 1, Some("w1"))
     );
     assert!(claim(16).await.unwrap().is_none(), "claimed once only");
+}
+
+async fn batched_reports_are_fenced_one_by_one(store: &Store) {
+    let v = dag(store, "etl").await;
+    let run = store
+        .create_run(&new_run(
+            "etl",
+            v,
+            "2024-11-01",
+            &[("a", 1), ("b", 1), ("c", 2), ("d", 1)],
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    queue_all(store, run.id).await;
+    let claimed = store.claim("w1", 10).await.unwrap();
+    let by = |t: &str| claimed.iter().find(|c| c.ti.task_id == t).unwrap().ti.id;
+    let ok = |n: i64| TryOutcome::Success {
+        output: serde_json::json!({ "n": n }),
+    };
+    let failed = TryOutcome::Failed {
+        error: "boom".into(),
+        retry_at: Some(Timestamp::now()),
+    };
+    let (ok_a, ok_b, ok_d) = (ok(1), ok(2), ok(4));
+    let states = store
+        .finish_tries(
+            "w1",
+            &[
+                (by("a"), 1, &ok_a),
+                (by("b"), 2, &ok_b), // not this try
+                (by("c"), 1, &failed),
+                (by("d"), 1, &ok_d),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        states,
+        vec![
+            Some(TaskState::Success),
+            None,
+            Some(TaskState::UpForRetry),
+            Some(TaskState::Success)
+        ]
+    );
+    let outputs = store.task_outputs(run.id, &["a", "b", "d"]).await.unwrap();
+    assert_eq!(
+        outputs.into_iter().collect::<std::collections::BTreeMap<_, _>>(),
+        [
+            ("a".to_string(), serde_json::json!({"n": 1})),
+            ("d".to_string(), serde_json::json!({"n": 4}))
+        ]
+        .into_iter()
+        .collect()
+    );
+    let b = store.task_instance(run.id, "b").await.unwrap().unwrap();
+    assert_eq!(b.state, TaskState::Running, "a report for another try changes nothing");
 }

@@ -112,7 +112,11 @@ impl Worker {
                 heartbeat: now,
             })
             .await?;
-        let (writer, writer_task) = super::writer::Writer::spawn(self.store.clone(), self.config.worker_id.clone());
+        let (writer, writer_task) = super::writer::Writer::spawn(
+            self.store.clone(),
+            self.config.worker_id.clone(),
+            self.signals.id.clone(),
+        );
         let _ = self.writer.set(writer.clone());
         let beat_stop = CancellationToken::new();
         let beat = tokio::spawn(self.clone().heartbeat(beat_stop.clone()));
@@ -317,8 +321,12 @@ impl Worker {
                     tracing::error!(error = %e, "handing a task back failed");
                 }
                 self.signals.task_ended(claimed.run.id);
+                let payload = super::payload(&self.signals.id, Some(claimed.run.id));
+                if let Err(e) = self.store.notify(super::SCHEDULER_CHANNEL, &payload).await {
+                    tracing::warn!(error = %e, "NOTIFY failed; the scheduler will poll");
+                }
             }
-            Ending::Report(outcome) => match writer.finish(ti.id, ti.try_number, outcome).await {
+            Ending::Report(outcome) => match writer.finish(claimed.run.id, ti.id, ti.try_number, outcome).await {
                 Ok(Some(state)) => {
                     tracing::info!(%state, "try ended");
                     if state == crate::store::TaskState::Success {
@@ -347,16 +355,6 @@ impl Worker {
                     self.signals.task_ended(claimed.run.id);
                 }
             },
-        }
-        if let Err(e) = self
-            .store
-            .notify(
-                super::SCHEDULER_CHANNEL,
-                &super::payload(&self.signals.id, Some(claimed.run.id)),
-            )
-            .await
-        {
-            tracing::warn!(error = %e, "NOTIFY failed; the scheduler will poll");
         }
         next
     }

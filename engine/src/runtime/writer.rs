@@ -21,6 +21,7 @@ enum Write {
         line: String,
     },
     Finish {
+        run_pk: i64,
         ti_id: i64,
         try_number: u32,
         outcome: TryOutcome,
@@ -41,9 +42,11 @@ impl std::fmt::Debug for Write {
 impl Writer {
     /// Starts the writer; it ends after [`Writer::close`] once the queue is
     /// written.
-    pub fn spawn(store: Store, worker_id: String) -> (Writer, JoinHandle<()>) {
+    /// `sender` names this process's signals in the NOTIFY that tells
+    /// schedulers elsewhere which runs changed.
+    pub fn spawn(store: Store, worker_id: String, sender: String) -> (Writer, JoinHandle<()>) {
         let (tx, rx) = mpsc::unbounded_channel();
-        (Writer(tx), tokio::spawn(run(store, worker_id, rx)))
+        (Writer(tx), tokio::spawn(run(store, worker_id, sender, rx)))
     }
 
     /// Queues a (masked) log line.
@@ -60,6 +63,7 @@ impl Writer {
     /// Records how a try ended, after its queued lines.
     pub async fn finish(
         &self,
+        run_pk: i64,
         ti_id: i64,
         try_number: u32,
         outcome: TryOutcome,
@@ -68,6 +72,7 @@ impl Writer {
         if self
             .0
             .send(Write::Finish {
+                run_pk,
                 ti_id,
                 try_number,
                 outcome,
@@ -86,7 +91,7 @@ impl Writer {
     }
 }
 
-async fn run(store: Store, worker_id: String, mut rx: mpsc::UnboundedReceiver<Write>) {
+async fn run(store: Store, worker_id: String, sender: String, mut rx: mpsc::UnboundedReceiver<Write>) {
     let mut batch = Vec::new();
     loop {
         if rx.recv_many(&mut batch, 2048).await == 0 {
@@ -94,6 +99,7 @@ async fn run(store: Store, worker_id: String, mut rx: mpsc::UnboundedReceiver<Wr
         }
         let mut lines = Vec::new();
         let mut reports = Vec::new();
+        let mut runs = std::collections::BTreeSet::new();
         let mut close = false;
         for w in batch.drain(..) {
             match w {
@@ -105,11 +111,15 @@ async fn run(store: Store, worker_id: String, mut rx: mpsc::UnboundedReceiver<Wr
                     line,
                 } => lines.push((ti_id, try_number, at, stream, line)),
                 Write::Finish {
+                    run_pk,
                     ti_id,
                     try_number,
                     outcome,
                     done,
-                } => reports.push((ti_id, try_number, outcome, done)),
+                } => {
+                    runs.insert(run_pk);
+                    reports.push((ti_id, try_number, outcome, done))
+                }
                 Write::Close => close = true,
             }
         }
@@ -138,6 +148,14 @@ async fn run(store: Store, worker_id: String, mut rx: mpsc::UnboundedReceiver<Wr
                         let _ = done.send(store.finish_try(ti_id, try_number, &worker_id, &outcome).await);
                     }
                 }
+            }
+        }
+        // One NOTIFY per run changed, not per try: schedulers in other
+        // processes read the run again (Postgres; nothing on SQLite).
+        for run_pk in runs {
+            let payload = super::payload(&sender, Some(run_pk));
+            if let Err(e) = store.notify(super::SCHEDULER_CHANNEL, &payload).await {
+                tracing::warn!(error = %e, "NOTIFY failed; the scheduler will poll");
             }
         }
         if close {

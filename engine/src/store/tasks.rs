@@ -293,9 +293,59 @@ impl Store {
             return Ok(vec![self.finish_try(*ti_id, *try_number, worker_id, outcome).await?]);
         }
         let mut tx = self.write_tx().await?;
-        let mut states = Vec::with_capacity(tries.len());
-        for (ti_id, try_number, outcome) in tries {
-            states.push(finish_one(&mut tx, *ti_id, *try_number, worker_id, outcome).await?);
+        // Successes, the bulk of a busy worker's reports, in one statement
+        // per chunk; failures (rarer, with retry logic) one by one.
+        let mut states = vec![None; tries.len()];
+        let successes: Vec<(usize, i64, u32, &serde_json::Value)> = tries
+            .iter()
+            .enumerate()
+            .filter_map(|(k, (id, n, o))| match o {
+                TryOutcome::Success { output } => Some((k, *id, *n, output)),
+                TryOutcome::Failed { .. } => None,
+            })
+            .collect();
+        for chunk in successes.chunks(300) {
+            let mut values = String::new();
+            for i in 0..chunk.len() {
+                if i > 0 {
+                    values.push_str(", ");
+                }
+                let b = 3 + i * 3;
+                values.push_str(&format!(
+                    "(CAST(${} AS BIGINT), CAST(${} AS BIGINT), CAST(${} AS TEXT))",
+                    b,
+                    b + 1,
+                    b + 2
+                ));
+            }
+            // VALUES columns are column1.. on both backends.
+            let sql = format!(
+                "UPDATE task_instances SET state = 'success', end_date = $1, output = v.column3, error = NULL \
+                 FROM (VALUES {values}) AS v \
+                 WHERE task_instances.id = v.column1 AND task_instances.state = 'running' \
+                 AND task_instances.try_number = v.column2 AND task_instances.worker_id = $2 \
+                 RETURNING task_instances.id"
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now_us()).bind(worker_id);
+            for (_, id, n, output) in chunk {
+                q = q.bind(*id).bind(i64::from(*n)).bind(output.to_string());
+            }
+            let done: std::collections::HashSet<i64> = q
+                .fetch_all(&mut *tx)
+                .await?
+                .iter()
+                .map(|r| r.try_get::<i64, _>(0))
+                .collect::<std::result::Result<_, _>>()?;
+            for (k, id, _, _) in chunk {
+                if done.contains(id) {
+                    states[*k] = Some(TaskState::Success);
+                }
+            }
+        }
+        for (k, (ti_id, try_number, outcome)) in tries.iter().enumerate() {
+            if matches!(outcome, TryOutcome::Failed { .. }) {
+                states[k] = finish_one(&mut tx, *ti_id, *try_number, worker_id, outcome).await?;
+            }
         }
         tx.commit().await?;
         Ok(states)
