@@ -175,6 +175,8 @@ pub async fn test_task(settings: &Settings, dag_id: &str, task_id: &str, logical
         .task_instance(run.id, task_id)
         .await?
         .context("task instance missing")?;
+    // The run stays `queued` (no scheduler starts it), so only this task
+    // runs: a worker claims downstream tasks of running runs only.
     store
         .transition_tasks(&[ti.id], &[TaskState::None], TaskState::Queued)
         .await?;
