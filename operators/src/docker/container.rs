@@ -83,7 +83,7 @@ pub async fn run(config: DockerConfig, ctx: &TaskContext) -> Result<Output, Task
     let code = match follow(&docker, id, output, &mut log, ctx).await {
         Ok(code) => code,
         Err(Stop::Cancelled) => {
-            stop_and_remove(&docker, id, ctx).await;
+            remove(&docker, id).await;
             guard.disarm();
             return Err(TaskError::Cancelled);
         }
@@ -111,6 +111,8 @@ pub async fn run(config: DockerConfig, ctx: &TaskContext) -> Result<Output, Task
     Ok(out)
 }
 
+type OutputStream = Pin<Box<dyn Stream<Item = Result<LogOutput, bollard::errors::Error>> + Send>>;
+
 enum Stop {
     Cancelled,
     Failed(DockerError),
@@ -120,7 +122,7 @@ enum Stop {
 async fn follow(
     docker: &Docker,
     id: &str,
-    mut logs: Pin<Box<dyn Stream<Item = Result<LogOutput, bollard::errors::Error>> + Send>>,
+    mut logs: OutputStream,
     log: &mut LineLog,
     ctx: &TaskContext,
 ) -> Result<i64, Stop> {
@@ -132,13 +134,12 @@ async fn follow(
     while logs_open || exit.is_none() {
         tokio::select! {
             biased;
-            () = ctx.cancel.cancelled() => return Err(Stop::Cancelled),
+            () = ctx.cancel.cancelled() => {
+                stop(docker, id, &mut logs, log, ctx).await;
+                return Err(Stop::Cancelled);
+            }
             item = logs.next(), if logs_open => match item {
-                Some(Ok(LogOutput::StdOut { message } | LogOutput::Console { message })) => {
-                    log.push(LogStream::Stdout, &message)
-                }
-                Some(Ok(LogOutput::StdErr { message })) => log.push(LogStream::Stderr, &message),
-                Some(Ok(LogOutput::StdIn { .. })) => {}
+                Some(Ok(out)) => push(log, out),
                 Some(Err(e)) => {
                     ctx.log.line(LogStream::System, &format!("log stream ended early: {}", reason(&e)));
                     logs_open = false;
@@ -372,7 +373,9 @@ fn api_error(action: &'static str, e: &bollard::errors::Error) -> DockerError {
     DockerError::Api { action, reason: why }
 }
 
-async fn stop_and_remove(docker: &Docker, id: &str, ctx: &TaskContext) {
+/// Stops the container (SIGTERM, SIGKILL after the grace period), still
+/// logging what it writes meanwhile (a job's own shutdown messages).
+async fn stop(docker: &Docker, id: &str, output: &mut OutputStream, log: &mut LineLog, ctx: &TaskContext) {
     ctx.log.line(
         LogStream::System,
         &format!(
@@ -381,8 +384,34 @@ async fn stop_and_remove(docker: &Docker, id: &str, ctx: &TaskContext) {
         ),
     );
     let opts = StopContainerOptionsBuilder::default().t(STOP_GRACE_SECS).build();
-    let _ = docker.stop_container(id, Some(opts)).await;
-    remove(docker, id).await;
+    let stopping = docker.stop_container(id, Some(opts));
+    tokio::pin!(stopping);
+    let mut open = true;
+    loop {
+        tokio::select! {
+            _ = &mut stopping => break,
+            item = output.next(), if open => match item {
+                Some(Ok(out)) => push(log, out),
+                _ => open = false,
+            },
+        }
+    }
+    // What was written just before the end.
+    while open {
+        match tokio::time::timeout(Duration::from_secs(1), output.next()).await {
+            Ok(Some(Ok(out))) => push(log, out),
+            _ => open = false,
+        }
+    }
+    log.finish();
+}
+
+fn push(log: &mut LineLog, out: LogOutput) {
+    match out {
+        LogOutput::StdOut { message } | LogOutput::Console { message } => log.push(LogStream::Stdout, &message),
+        LogOutput::StdErr { message } => log.push(LogStream::Stderr, &message),
+        LogOutput::StdIn { .. } => {}
+    }
 }
 
 /// Force-removes a container (with its anonymous volumes); a container

@@ -219,6 +219,12 @@ async fn lines_arrive_while_the_container_runs_and_cancel_removes_it() {
         .expect("stops within the grace period")
         .unwrap();
     assert_eq!(res.unwrap_err(), TaskError::Cancelled);
+    // It got SIGTERM, and what it wrote while stopping is in the log.
+    let mut rest = Vec::new();
+    while let Ok(l) = rx.try_recv() {
+        rest.push(l);
+    }
+    assert_eq!(rest, vec!["got TERM"]);
     // Removed even with auto_remove: false.
     assert!(containers_of(&docker, &probe).await.is_empty());
 }
