@@ -117,3 +117,70 @@ fn execution_timeout_stops_the_container_and_leaves_none() {
     assert!(log.contains("got TERM"), "{log}");
     assert!(containers_of(&dag_id).is_empty(), "{log}");
 }
+
+#[test]
+fn ml_dynamic_segment_runs_end_to_end_with_a_stand_in_image() {
+    if !docker_available("ml_dynamic_segment") {
+        return;
+    }
+    // The DAG's image name, built from variables, tagged locally: the test
+    // image with an entrypoint that shows its arguments, its environment and
+    // the mounted gcloud folder.
+    let project = format!("updraft-test-{}", std::process::id());
+    let image = format!("europe-west1-docker.pkg.dev/{project}/repo/ecomm/interpretable-dynamic-rfm-service:v5");
+    let entrypoint = r#"ENTRYPOINT ["/bin/sh", "-c", "echo args: $*; echo project=$GOOGLE_CLOUD_PROJECT; cat /root/.config/gcloud/adc.json; touch /root/.config/gcloud/x 2>/dev/null || echo read-only", "job"]"#;
+    let made = Command::new("sh")
+        .args([
+            "-c",
+            &format!(
+                "id=$(docker create {IMAGE}) && docker export \"$id\" | docker import -c '{entrypoint}' - {image} >/dev/null; s=$?; docker rm \"$id\" >/dev/null; exit $s"
+            ),
+        ])
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{}", text(&made.stderr));
+
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let dir = dags_dir(&std::fs::read_to_string(root.join("dags/ml_dynamic_segment.yaml")).unwrap());
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(home.join(".config/gcloud")).unwrap();
+    std::fs::write(
+        home.join(".config/gcloud/adc.json"),
+        "{\"type\": \"authorized_user\"}\n",
+    )
+    .unwrap();
+    let out = updraft(
+        dir.path(),
+        &[
+            "tasks",
+            "test",
+            "ml_dynamic_segment",
+            "ml_segment_service",
+            "2024-11-05",
+        ],
+    )
+    .env("HOME", &home)
+    .env("UPDRAFT_VAR_REGION", "europe-west1")
+    .env("UPDRAFT_VAR_PROJECT_ID", &project)
+    .env("UPDRAFT_VAR_GAR_REPO", "repo")
+    .env("UPDRAFT_VAR_GCS", r#"{"landing": "land-bkt", "staging": "stage-bkt"}"#)
+    .output()
+    .unwrap();
+    let _ = Command::new("docker").args(["rmi", &image]).output();
+    let log = text(&out.stdout);
+    assert!(out.status.success(), "{log}{}", text(&out.stderr));
+    let want = format!(
+        "args: --env gcp --project_id {project} --method filesystem \
+         --input_path gs://land-bkt/input/data/2024-11-05/ecomm_invoice_transaction.parquet \
+         --output_path gs://stage-bkt/output --exec_date 2024-11-05"
+    );
+    for line in [
+        want.as_str(),
+        &format!("project={project}"),
+        "{\"type\": \"authorized_user\"}",
+        "read-only",
+    ] {
+        assert!(log.contains(line), "{line:?} not in:\n{log}");
+    }
+    assert!(containers_of("ml_dynamic_segment").is_empty());
+}
