@@ -455,7 +455,58 @@ impl Drop for Guard {
 
 #[cfg(test)]
 mod tests {
-    use super::split_tag;
+    use tokio_util::sync::CancellationToken;
+    use updraft_engine::operator::{LogSink, TaskContext};
+    use updraft_engine::yaml::{from_node, parse_document};
+
+    use super::*;
+
+    #[test]
+    fn the_config_maps_onto_the_engine_request() {
+        let node = parse_document(
+            "image: img\ncommand: a 'b c'\nentrypoint: [/bin/run]\nenvironment: {K: v}\nuser: '1000:1000'\n\
+             cpus: 1.5\nmemory: 4g\nshm_size: 1g\ngpus: all\nnetwork_mode: host\n\
+             mounts:\n  - {source: ~/.config/gcloud, target: /root/.config/gcloud, read_only: true}\n  - {type: volume, source: cache, target: /cache}\n  - {type: tmpfs, target: /scratch, size: 64m}\n",
+        )
+        .unwrap();
+        let config: DockerConfig = from_node(&node).unwrap();
+        let ctx = TaskContext {
+            dag_id: "d".into(),
+            task_id: "t".into(),
+            run_id: "r".into(),
+            try_number: 2,
+            log: LogSink::new(|_, _| {}),
+            cancel: CancellationToken::new(),
+        };
+        let body = create_body(&config, &ctx).unwrap();
+        assert_eq!(body.cmd, Some(vec!["a".to_string(), "b c".to_string()]));
+        assert_eq!(body.entrypoint, Some(vec!["/bin/run".to_string()]));
+        assert_eq!(body.env, Some(vec!["K=v".to_string()]));
+        assert_eq!(body.user.as_deref(), Some("1000:1000"));
+        let labels = body.labels.unwrap();
+        assert_eq!(labels[LABEL_TRY], "2");
+        assert_eq!(labels[LABEL_RUN], "r");
+        let host = body.host_config.unwrap();
+        assert_eq!(host.nano_cpus, Some(1_500_000_000));
+        assert_eq!(host.memory, Some(4 << 30));
+        assert_eq!(host.shm_size, Some(1 << 30));
+        assert_eq!(host.network_mode.as_deref(), Some("host"));
+        let gpu = &host.device_requests.unwrap()[0];
+        assert_eq!(gpu.count, Some(-1));
+        assert_eq!(gpu.capabilities, Some(vec![vec!["gpu".to_string()]]));
+        let mounts = host.mounts.unwrap();
+        let home = std::env::home_dir().unwrap();
+        assert_eq!(
+            mounts[0].source.as_deref(),
+            Some(home.join(".config/gcloud").to_str().unwrap())
+        );
+        assert_eq!(
+            (mounts[0].typ, mounts[0].read_only),
+            (Some(MountType::BIND), Some(true))
+        );
+        assert_eq!(mounts[1].typ, Some(MountType::VOLUME));
+        assert_eq!(mounts[2].tmpfs_options.as_ref().unwrap().size_bytes, Some(64 << 20));
+    }
 
     #[test]
     fn tags_split_off_the_last_path_part() {
