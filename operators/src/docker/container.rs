@@ -61,33 +61,18 @@ pub async fn run(config: DockerConfig, ctx: &TaskContext) -> Result<Output, Task
         LogStream::System,
         &format!("container {} from {}", short(id), config.image),
     );
-    // Attached before it starts, so no output is missed; the attach stream,
-    // unlike a followed log, also carries a last line without a newline.
-    let opts = AttachContainerOptionsBuilder::default()
-        .stream(true)
-        .logs(true)
-        .stdout(true)
-        .stderr(true)
-        .build();
-    let output = docker
-        .attach_container(id, Some(opts))
-        .await
-        .map_err(|e| api_error("cannot attach to the container", &e))?
-        .output;
-    docker
-        .start_container(id, None::<bollard::query_parameters::StartContainerOptions>)
-        .await
-        .map_err(|e| api_error("cannot start the container", &e))?;
-
     let mut log = LineLog::new(ctx.log.clone());
-    let code = match follow(&docker, id, output, &mut log, ctx).await {
+    let code = match attach_start_follow(&docker, id, &mut log, ctx).await {
         Ok(code) => code,
-        Err(Stop::Cancelled) => {
+        Err(stop) => {
+            // Cancelled, or it could not start or be watched: never left behind.
             remove(&docker, id).await;
             guard.disarm();
-            return Err(TaskError::Cancelled);
+            return Err(match stop {
+                Stop::Cancelled => TaskError::Cancelled,
+                Stop::Failed(e) => e.into(),
+            });
         }
-        Err(Stop::Failed(e)) => return Err(e.into()),
     };
     log.finish();
     if config.auto_remove {
@@ -109,6 +94,28 @@ pub async fn run(config: DockerConfig, ctx: &TaskContext) -> Result<Output, Task
         out["last_line"] = log.last_stdout().unwrap_or_default().into();
     }
     Ok(out)
+}
+
+/// Attaches (before the start, so no output is missed; the attach stream,
+/// unlike a followed log, also carries a last line without a newline),
+/// starts, and follows the container to its exit code.
+async fn attach_start_follow(docker: &Docker, id: &str, log: &mut LineLog, ctx: &TaskContext) -> Result<i64, Stop> {
+    let opts = AttachContainerOptionsBuilder::default()
+        .stream(true)
+        .logs(true)
+        .stdout(true)
+        .stderr(true)
+        .build();
+    let output = docker
+        .attach_container(id, Some(opts))
+        .await
+        .map_err(|e| Stop::Failed(api_error("cannot attach to the container", &e)))?
+        .output;
+    docker
+        .start_container(id, None::<bollard::query_parameters::StartContainerOptions>)
+        .await
+        .map_err(|e| Stop::Failed(api_error("cannot start the container", &e)))?;
+    follow(docker, id, output, log, ctx).await
 }
 
 type OutputStream = Pin<Box<dyn Stream<Item = Result<LogOutput, bollard::errors::Error>> + Send>>;
@@ -368,6 +375,22 @@ fn api_error(action: &'static str, e: &bollard::errors::Error) -> DockerError {
     if let Some(path) = why.split("bind source path does not exist: ").nth(1) {
         return DockerError::BindSource {
             path: path.trim().to_string(),
+        };
+    }
+    // The runtime's "... exec: \"/bin/x\": stat /bin/x: no such file or
+    // directory: unknown" (or "executable file not found in $PATH").
+    if let Some(rest) = why.split("exec: \"").nth(1)
+        && let Some((program, tail)) = rest.split_once('"')
+    {
+        let tail = tail.trim_start_matches(':').trim();
+        let tail = tail.strip_suffix(": unknown").unwrap_or(tail);
+        let reason = match tail.rsplit_once(": ") {
+            Some((_, last)) => last,
+            None => tail,
+        };
+        return DockerError::Program {
+            program: program.to_string(),
+            reason: reason.to_string(),
         };
     }
     DockerError::Api { action, reason: why }

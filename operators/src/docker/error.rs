@@ -18,6 +18,8 @@ pub enum DockerError {
     Pull { image: String, reason: String },
     #[error("bind mount source `{path}` does not exist on the Docker host")]
     BindSource { path: String },
+    #[error("cannot start `{program}` in the container: {reason}")]
+    Program { program: String, reason: String },
     #[error("{action}: {reason}")]
     Api { action: &'static str, reason: String },
     #[error("container exited with code {code}{tail}")]

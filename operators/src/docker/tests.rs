@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bollard::Docker;
 use bollard::models::ContainerCreateBody;
@@ -426,12 +426,19 @@ fn registry_passwords_stay_out_of_debug_output() {
     assert!(!format!("{cfg:?}").contains("hunter2"));
 }
 
-/// Polls with a deadline (used where no event exists to wait on).
-#[allow(dead_code)]
-async fn eventually(what: &str, within: Duration, mut f: impl AsyncFnMut() -> bool) {
-    let deadline = Instant::now() + within;
-    while !f().await {
-        assert!(Instant::now() < deadline, "{what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+#[tokio::test]
+async fn a_program_missing_from_the_image_is_named_and_nothing_is_left() {
+    let Some(docker) = engine("missing program").await else {
+        return;
+    };
+    let (ctx, _) = ctx("noprog");
+    let probe = ctx.clone();
+    let err = run(&format!("image: {IMAGE}\ncommand: [/no/such/program, x]\n"), ctx)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "cannot start `/no/such/program` in the container: no such file or directory"
+    );
+    assert!(containers_of(&docker, &probe).await.is_empty());
 }
