@@ -1,0 +1,85 @@
+//! Reads shaped for the web UI: a few queries per page, whatever the number
+//! of DAGs or tasks.
+
+use std::collections::HashMap;
+
+use sqlx::Row;
+
+use super::runs::{RUN_COLUMNS, run_from_row};
+use super::{DagRun, Result, RunState, Store, StoreError, TaskState};
+
+/// One cell of the grid: a task instance's state in a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GridCell {
+    pub run_pk: i64,
+    pub task_id: String,
+    pub state: TaskState,
+    pub try_number: u32,
+}
+
+/// A run's state, for the dots on the DAGs page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunDot {
+    pub run_id: String,
+    pub state: RunState,
+}
+
+impl Store {
+    /// Every DAG's `per_dag` newest runs (by logical date), newest first.
+    pub async fn recent_runs_by_dag(&self, per_dag: i64) -> Result<HashMap<String, Vec<RunDot>>> {
+        let rows = sqlx::query(
+            "SELECT dag_id, run_id, state FROM (SELECT dag_id, run_id, state, logical_date, \
+             ROW_NUMBER() OVER (PARTITION BY dag_id ORDER BY logical_date DESC) AS rn FROM dag_runs) r \
+             WHERE rn <= $1 ORDER BY dag_id, logical_date DESC",
+        )
+        .bind(per_dag)
+        .fetch_all(self.pool())
+        .await?;
+        let mut out: HashMap<String, Vec<RunDot>> = HashMap::new();
+        for r in &rows {
+            let state: String = r.try_get(2)?;
+            out.entry(r.try_get(0)?).or_default().push(RunDot {
+                run_id: r.try_get(1)?,
+                state: state.parse().map_err(StoreError::Corrupt)?,
+            });
+        }
+        Ok(out)
+    }
+
+    /// A DAG's `limit` newest runs (newest first) and the states of their
+    /// task instances: the grid.
+    pub async fn grid(&self, dag_id: &str, limit: i64) -> Result<(Vec<DagRun>, Vec<GridCell>)> {
+        let sql = format!("SELECT {RUN_COLUMNS} FROM dag_runs WHERE dag_id = $1 ORDER BY logical_date DESC LIMIT $2");
+        let runs: Vec<DagRun> = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(dag_id)
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(run_from_row)
+            .collect::<Result<_>>()?;
+        if runs.is_empty() {
+            return Ok((runs, Vec::new()));
+        }
+        let ids: Vec<String> = runs.iter().map(|r| r.id.to_string()).collect();
+        let sql = format!(
+            "SELECT run_pk, task_id, state, try_number FROM task_instances WHERE run_pk IN ({})",
+            ids.join(", ")
+        );
+        let cells = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(|r| {
+                let state: String = r.try_get(2)?;
+                Ok(GridCell {
+                    run_pk: r.try_get(0)?,
+                    task_id: r.try_get(1)?,
+                    state: state.parse().map_err(StoreError::Corrupt)?,
+                    try_number: r.try_get::<i64, _>(3)? as u32,
+                })
+            })
+            .collect::<Result<_>>()?;
+        Ok((runs, cells))
+    }
+}
