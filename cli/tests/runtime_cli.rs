@@ -58,7 +58,7 @@ impl Env {
         let log = std::fs::File::create(&path).unwrap();
         let child = self
             .cmd()
-            .args(["standalone"])
+            .args(["standalone", "--bind", "127.0.0.1:0"])
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
