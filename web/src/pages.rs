@@ -404,7 +404,7 @@ pub async fn task(
     let masker = masker(&state).await;
     let lines = state.store().read_logs(ti.id, selected_try, 0, 100_000).await?;
     let last_seq = lines.last().map_or(0, |l| l.seq);
-    let live = selected_try == ti.try_number
+    let live = selected_try >= ti.try_number
         && matches!(
             ti.state,
             TaskState::Running | TaskState::Queued | TaskState::None | TaskState::UpForRetry
