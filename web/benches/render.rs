@@ -111,7 +111,7 @@ async fn main() {
     let runs = 15;
     let (dags, dags_size) = time(&app, "/dags", runs).await;
     let (dag, dag_size) = time(&app, "/dags/wide", runs).await;
-    let (grid, _) = time(&app, "/dags/wide/grid", runs).await;
+    let (grid, _) = time(&app, "/dags/wide/live", runs).await;
     println!("web render, median of {runs} (after 3 warm-up requests):");
     println!(
         "  DAGs page, 1,000 DAGs:            {:>7.2} ms ({} KiB)",

@@ -141,7 +141,7 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(pages::index))
         .route("/dags", get(pages::dags))
         .route("/dags/{dag_id}", get(pages::dag))
-        .route("/dags/{dag_id}/grid", get(pages::grid_fragment))
+        .route("/dags/{dag_id}/live", get(pages::live_fragment))
         .route("/dags/{dag_id}/runs/{run_id}", get(pages::run))
         .route("/dags/{dag_id}/runs/{run_id}/tasks/{task_id}", get(pages::task))
         .route(

@@ -247,22 +247,8 @@ pub async fn dag(
     Query(q): Query<DagQuery>,
 ) -> WebResult<Html<String>> {
     let (stored, dag) = load_dag(&state, &dag_id).await?;
-    let store = state.store();
-    let runs = store.list_runs(&dag_id, 25).await?;
-    let selected = match &q.run {
-        Some(id) => Some(load_run(&state, &dag_id, id).await?),
-        None => runs.first().cloned(),
-    };
-    let mut states = HashMap::new();
-    if let Some(r) = &selected {
-        for t in store.task_instances(r.id).await? {
-            states.insert(t.task_id, t.state.to_string());
-        }
-    }
-    let run_href = selected
-        .as_ref()
-        .map(|r| format!("/dags/{dag_id}/runs/{}", seg(&r.run_id)));
-    let graph_svg = dag_svg(&dag, &states, |t| run_href.as_ref().map(|h| format!("{h}/tasks/{t}")));
+    let runs = state.store().list_runs(&dag_id, 25).await?;
+    let (selected_run, graph_svg) = graph_for(&state, &dag, q.run.as_deref(), runs.first()).await?;
     Ok(html(&DagPage {
         description: dag.description.clone().unwrap_or_default(),
         schedule: dag.schedule().to_string(),
@@ -270,7 +256,8 @@ pub async fn dag(
         tags: dag.tags.clone(),
         paused: stored.is_paused,
         graph_svg,
-        selected_run: selected.map(|r| r.run_id).unwrap_or_default(),
+        poll: poll_url(&dag_id, q.run.as_deref()),
+        selected_run,
         grid: grid_view(&state, &dag).await?,
         source: dag.source.to_string(),
         file: stored.file,
@@ -281,11 +268,50 @@ pub async fn dag(
     }))
 }
 
-/// The grid alone, for the page's script to refresh it in place.
-pub async fn grid_fragment(State(state): State<AppState>, Path(dag_id): Path<String>) -> WebResult<Html<String>> {
+/// The graph coloured by a run (`run`, else the newest): (run id, SVG).
+async fn graph_for(
+    state: &AppState,
+    dag: &Dag,
+    run: Option<&str>,
+    newest: Option<&DagRun>,
+) -> WebResult<(String, String)> {
+    let selected = match run {
+        Some(id) => Some(load_run(state, &dag.dag_id, id).await?),
+        None => newest.cloned(),
+    };
+    let mut states = HashMap::new();
+    if let Some(r) = &selected {
+        for t in state.store().task_instances(r.id).await? {
+            states.insert(t.task_id, t.state.to_string());
+        }
+    }
+    let run_href = selected
+        .as_ref()
+        .map(|r| format!("/dags/{}/runs/{}", dag.dag_id, seg(&r.run_id)));
+    let svg = dag_svg(dag, &states, |t| run_href.as_ref().map(|h| format!("{h}/tasks/{t}")));
+    Ok((selected.map(|r| r.run_id).unwrap_or_default(), svg))
+}
+
+fn poll_url(dag_id: &str, run: Option<&str>) -> String {
+    match run {
+        Some(r) => format!("/dags/{dag_id}/live?run={}", seg(r)),
+        None => format!("/dags/{dag_id}/live"),
+    }
+}
+
+/// The grid and graph alone, for the page's script to refresh in place.
+pub async fn live_fragment(
+    State(state): State<AppState>,
+    Path(dag_id): Path<String>,
+    Query(q): Query<DagQuery>,
+) -> WebResult<Html<String>> {
     let (_, dag) = load_dag(&state, &dag_id).await?;
-    Ok(html(&GridFragment {
+    let newest = state.store().list_runs(&dag_id, 1).await?;
+    let (selected_run, graph_svg) = graph_for(&state, &dag, q.run.as_deref(), newest.first()).await?;
+    Ok(html(&LiveFragment {
         grid: grid_view(&state, &dag).await?,
+        graph_svg,
+        selected_run,
     }))
 }
 

@@ -136,9 +136,11 @@ pub struct GridView {
 }
 
 #[derive(Template)]
-#[template(path = "grid.html")]
-pub struct GridFragment {
+#[template(path = "live.html")]
+pub struct LiveFragment {
     pub grid: GridView,
+    pub graph_svg: String,
+    pub selected_run: String,
 }
 
 #[derive(Template)]
@@ -151,6 +153,7 @@ pub struct DagPage {
     pub tags: Vec<String>,
     pub paused: bool,
     pub graph_svg: String,
+    pub poll: String,
     pub selected_run: String,
     pub grid: GridView,
     pub source: String,

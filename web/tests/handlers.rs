@@ -88,8 +88,8 @@ async fn every_page_renders() {
         dag.body.contains("id=\"grid\"") && dag.body.contains("operator: shell"),
         "grid and source"
     );
-    let grid = get(&app, "/dags/etl/grid").await;
-    assert!(grid.body.contains("data-state=\"success\"") && !grid.body.contains("<html"));
+    let grid = get(&app, "/dags/etl/live").await;
+    assert!(grid.body.contains("data-state=\"success\"") && grid.body.contains("<svg") && !grid.body.contains("<html"));
 
     let run_page = get(&app, &format!("/dags/etl/runs/{}", enc(&run_id))).await;
     assert_eq!(run_page.status, 200, "{}", run_page.body);
@@ -144,7 +144,7 @@ async fn unknown_ids_are_404() {
     let run_id = trigger(&app, &f).await;
     for uri in [
         "/dags/nope".to_string(),
-        "/dags/nope/grid".into(),
+        "/dags/nope/live".into(),
         "/dags/etl/runs/nope".into(),
         format!("/dags/etl/runs/{}/tasks/nope", enc(&run_id)),
         "/no/such/page".into(),
