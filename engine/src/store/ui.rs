@@ -27,10 +27,12 @@ pub struct RunDot {
 impl Store {
     /// Every DAG's `per_dag` newest runs (by logical date), newest first.
     pub async fn recent_runs_by_dag(&self, per_dag: i64) -> Result<HashMap<String, Vec<RunDot>>> {
+        // Per DAG, a walk down the (dag_id, logical_date) index: a window
+        // over all runs sorted every run and took 20 ms at 1,000 DAGs.
         let rows = sqlx::query(
-            "SELECT dag_id, run_id, state FROM (SELECT dag_id, run_id, state, logical_date, \
-             ROW_NUMBER() OVER (PARTITION BY dag_id ORDER BY logical_date DESC) AS rn FROM dag_runs) r \
-             WHERE rn <= $1 ORDER BY dag_id, logical_date DESC",
+            "SELECT r.dag_id, r.run_id, r.state FROM dags d JOIN dag_runs r ON r.id IN \
+             (SELECT x.id FROM dag_runs x WHERE x.dag_id = d.dag_id ORDER BY x.logical_date DESC LIMIT $1) \
+             ORDER BY r.dag_id, r.logical_date DESC",
         )
         .bind(per_dag)
         .fetch_all(self.pool())
