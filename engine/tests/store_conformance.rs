@@ -747,6 +747,8 @@ async fn ui_reads(store: &Store) {
             .await
             .unwrap();
     }
+    let last = store.last_scheduled_intervals().await.unwrap();
+    assert_eq!(last["etl"].0, t("2024-11-03T02:00:00Z"));
     let dots = store.recent_runs_by_dag(2).await.unwrap();
     let etl = &dots["etl"];
     assert_eq!(etl.len(), 2);

@@ -94,6 +94,15 @@ async fn dags(State(state): State<AppState>, Query(q): Query<DagsQuery>) -> ApiR
 
 async fn dag(State(state): State<AppState>, Path(dag_id): Path<String>) -> ApiResult {
     let (stored, dag) = load_dag(&state, &dag_id).await?;
+    let last = state
+        .store()
+        .last_scheduled_interval(&dag_id)
+        .await?
+        .map(|(start, end)| updraft_engine::schedule::DataInterval { start, end });
+    let next = dag
+        .timetable
+        .next_dagrun_info(last, &dag.restriction(), jiff::Timestamp::now())
+        .map(|r| r.run_after.to_string());
     let tasks: Vec<Value> = dag
         .tasks
         .iter()
@@ -109,7 +118,7 @@ async fn dag(State(state): State<AppState>, Path(dag_id): Path<String>) -> ApiRe
         "dag_id": dag.dag_id,
         "description": dag.description,
         "schedule": dag.schedule().to_string(),
-        "next_run": dag.next_run(jiff::Timestamp::now()).map(|r| r.run_after.to_string()),
+        "next_run": next,
         "tags": dag.tags,
         "is_paused": stored.is_paused,
         "file": stored.file,

@@ -68,13 +68,18 @@ pub async fn masker(state: &AppState) -> Masker {
     Masker::new(&conns, &vars)
 }
 
-fn next_run_text(dag: &Dag, paused: bool) -> String {
-    if dag.schedule().is_manual() {
-        return "-".into();
+/// When the scheduler creates the next run: after the latest scheduled
+/// interval (`last`), as the scheduler computes it.
+fn next_run_text(dag: &Dag, paused: bool, last: Option<(Timestamp, Timestamp)>) -> String {
+    if paused {
+        return "paused".into();
     }
-    match dag.next_run(Timestamp::now()) {
-        Some(r) if !paused => when(Some(r.run_after)),
-        Some(_) => "paused".into(),
+    let last = last.map(|(start, end)| updraft_engine::schedule::DataInterval { start, end });
+    match dag
+        .timetable
+        .next_dagrun_info(last, &dag.restriction(), Timestamp::now())
+    {
+        Some(r) => when(Some(r.run_after)),
         None => "-".into(),
     }
 }
@@ -113,6 +118,7 @@ pub async fn dag_rows(state: &AppState, filter: &DagsQuery) -> WebResult<(Vec<Da
     let store = state.store();
     let dags = store.list_dags().await?;
     let mut dots = store.recent_runs_by_dag(10).await?;
+    let last = store.last_scheduled_intervals().await?;
     let mut rows = Vec::with_capacity(dags.len());
     let mut all_tags = BTreeSet::new();
     let q = filter.q.to_lowercase();
@@ -139,7 +145,7 @@ pub async fn dag_rows(state: &AppState, filter: &DagsQuery) -> WebResult<(Vec<Da
             .collect();
         runs.reverse();
         rows.push(DagRow {
-            next_run: next_run_text(&dag, d.is_paused),
+            next_run: next_run_text(&dag, d.is_paused, last.get(&d.dag_id).copied()),
             schedule: dag.schedule().to_string(),
             description: dag.description.clone().unwrap_or_default(),
             tags: dag.tags.clone(),
@@ -248,11 +254,12 @@ pub async fn dag(
 ) -> WebResult<Html<String>> {
     let (stored, dag) = load_dag(&state, &dag_id).await?;
     let runs = state.store().list_runs(&dag_id, 25).await?;
+    let last = state.store().last_scheduled_interval(&dag_id).await?;
     let (selected_run, graph_svg) = graph_for(&state, &dag, q.run.as_deref(), runs.first()).await?;
     Ok(html(&DagPage {
         description: dag.description.clone().unwrap_or_default(),
         schedule: dag.schedule().to_string(),
-        next_run: next_run_text(&dag, stored.is_paused),
+        next_run: next_run_text(&dag, stored.is_paused, last),
         tags: dag.tags.clone(),
         paused: stored.is_paused,
         graph_svg,

@@ -6,7 +6,9 @@ use std::collections::HashMap;
 use sqlx::Row;
 
 use super::runs::{RUN_COLUMNS, run_from_row};
-use super::{DagRun, Result, RunState, Store, StoreError, TaskState};
+use jiff::Timestamp;
+
+use super::{DagRun, Result, RunState, Store, StoreError, TaskState, ts};
 
 /// One cell of the grid: a task instance's state in a run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +48,20 @@ impl Store {
             });
         }
         Ok(out)
+    }
+
+    /// Every DAG's latest scheduled data interval (start, end): where its
+    /// next scheduled run follows on.
+    pub async fn last_scheduled_intervals(&self) -> Result<HashMap<String, (Timestamp, Timestamp)>> {
+        let rows = sqlx::query(
+            "SELECT d.dag_id, r.data_interval_start, r.data_interval_end FROM dags d JOIN dag_runs r ON r.id = \
+             (SELECT x.id FROM dag_runs x WHERE x.dag_id = d.dag_id AND x.run_type = 'scheduled' ORDER BY x.logical_date DESC LIMIT 1)",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, (ts(r.try_get(1)?)?, ts(r.try_get(2)?)?))))
+            .collect()
     }
 
     /// A DAG's `limit` newest runs (newest first) and the states of their
