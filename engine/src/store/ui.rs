@@ -28,24 +28,43 @@ pub struct RunDot {
 
 impl Store {
     /// Every DAG's `per_dag` newest runs (by logical date), newest first.
+    /// One row per DAG, the runs joined in the database: per-row decoding
+    /// is what costs at 1,000 DAGs.
     pub async fn recent_runs_by_dag(&self, per_dag: i64) -> Result<HashMap<String, Vec<RunDot>>> {
-        // Per DAG, a walk down the (dag_id, logical_date) index: a window
-        // over all runs sorted every run and took 20 ms at 1,000 DAGs.
-        let rows = sqlx::query(
-            "SELECT r.dag_id, r.run_id, r.state FROM dags d JOIN dag_runs r ON r.id IN \
-             (SELECT x.id FROM dag_runs x WHERE x.dag_id = d.dag_id ORDER BY x.logical_date DESC LIMIT $1) \
-             ORDER BY r.dag_id, r.logical_date DESC",
-        )
-        .bind(per_dag)
-        .fetch_all(self.pool())
-        .await?;
-        let mut out: HashMap<String, Vec<RunDot>> = HashMap::new();
+        let agg = match self.dialect() {
+            super::Dialect::Sqlite => {
+                "group_concat(x.run_id || char(31) || x.state, char(30) ORDER BY x.logical_date DESC)"
+            }
+            super::Dialect::Postgres => {
+                "string_agg(x.run_id || chr(31) || x.state, chr(30) ORDER BY x.logical_date DESC)"
+            }
+        };
+        let sql = format!(
+            "SELECT d.dag_id, (SELECT {agg} FROM (SELECT run_id, state, logical_date FROM dag_runs \
+             WHERE dag_id = d.dag_id ORDER BY logical_date DESC LIMIT $1) x) FROM dags d"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(per_dag)
+            .fetch_all(self.pool())
+            .await?;
+        let mut out: HashMap<String, Vec<RunDot>> = HashMap::with_capacity(rows.len());
         for r in &rows {
-            let state: String = r.try_get(2)?;
-            out.entry(r.try_get(0)?).or_default().push(RunDot {
-                run_id: r.try_get(1)?,
-                state: state.parse().map_err(StoreError::Corrupt)?,
-            });
+            let Some(joined) = r.try_get::<Option<String>, _>(1)? else {
+                continue;
+            };
+            let dots = joined
+                .split('\u{1e}')
+                .map(|rec| {
+                    let (run_id, state) = rec
+                        .split_once('\u{1f}')
+                        .ok_or_else(|| StoreError::Corrupt(format!("run summary `{rec}`")))?;
+                    Ok(RunDot {
+                        run_id: run_id.to_string(),
+                        state: state.parse().map_err(StoreError::Corrupt)?,
+                    })
+                })
+                .collect::<Result<_>>()?;
+            out.insert(r.try_get(0)?, dots);
         }
         Ok(out)
     }
