@@ -23,10 +23,10 @@ fn main() -> ExitCode {
     // Long-running processes say what they do; one-shot commands only warn.
     let serving = matches!(
         cli.command,
-        Command::Standalone { .. } | Command::Scheduler | Command::Worker { .. }
+        Command::Standalone { .. } | Command::Scheduler | Command::Worker { .. } | Command::Web { .. }
     );
     init_tracing(if serving {
-        "warn,updraft_engine=info,updraft_cli=info"
+        "warn,updraft_engine=info,updraft_cli=info,updraft_web=info"
     } else {
         "warn"
     });
@@ -40,6 +40,8 @@ fn main() -> ExitCode {
         Command::Variables(cmd) => commands::secrets::variables(cmd, &settings),
         Command::Standalone { bind, slots } => commands::serve::standalone(&settings, &bind, slots),
         Command::Scheduler => commands::serve::scheduler(&settings),
+        Command::Web { bind } => commands::serve::web(&settings, &bind),
+        Command::Users(cmd) => commands::users::run(cmd, &settings),
         Command::Backfill {
             dag_id,
             start,

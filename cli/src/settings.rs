@@ -77,7 +77,7 @@ pub enum Command {
     /// Scheduler, a worker and the DAG processor in one process, on the
     /// embedded store by default: the quickest way to run Updraft.
     Standalone {
-        /// Where the web UI will listen (it comes with the web issue).
+        /// Where the web UI listens (port 0: any free port; the address is printed).
         #[arg(long, default_value = "127.0.0.1:8080")]
         bind: String,
         /// Tasks this process runs at once.
@@ -107,6 +107,16 @@ pub enum Command {
     },
     /// Only the scheduler (and DAG processor), for scale-out.
     Scheduler,
+    /// Only the web UI and its JSON API (`/api/v1`), on the same store as
+    /// a scheduler running elsewhere.
+    Web {
+        /// Where to listen; without users, only a loopback address is allowed.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        bind: String,
+    },
+    /// Web UI users and their API tokens.
+    #[command(subcommand)]
+    Users(crate::commands::users::UsersCommand),
     /// Only a worker, for scale-out.
     Worker {
         /// Tasks this worker runs at once.

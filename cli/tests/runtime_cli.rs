@@ -58,7 +58,7 @@ impl Env {
         let log = std::fs::File::create(&path).unwrap();
         let child = self
             .cmd()
-            .args(["standalone"])
+            .args(["standalone", "--bind", "127.0.0.1:0"])
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -538,4 +538,42 @@ fn tasks_logs_follow_shows_lines_while_the_task_runs() {
     assert!(rest.iter().any(|l| l.ends_with("second")), "{rest:?}");
     assert!(rest.iter().any(|l| l.ends_with("succeeded")), "{rest:?}");
     assert!(follow.wait().unwrap().success(), "--follow ends when the try ends");
+}
+
+#[test]
+fn users_and_tokens_and_the_web_ui_refuses_an_open_public_bind() {
+    use std::io::Write;
+    let e = Env::new();
+    e.write("hello.yaml", "tasks:\n  a: {operator: shell, command: 'echo hi'}\n");
+    // No user: a non-loopback bind is refused, saying what to do.
+    let out = e.run(&["web", "--bind", "0.0.0.0:0"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("updraft users create"),
+        "{}",
+        text(&out.stderr)
+    );
+    let mut create = e
+        .cmd()
+        .args(["users", "create", "ada"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    create.stdin.take().unwrap().write_all(b"a long password\n").unwrap();
+    let out = create.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = e.run(&["users", "token", "ada", "--name", "ci"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let token = text(&out.stdout).trim().to_string();
+    assert!(token.len() >= 40, "{token}");
+    let list = text(&e.run(&["users", "list"]).stdout);
+    assert!(list.contains("ada") && !list.contains(&token), "{list}");
+    assert_eq!(e.run(&["users", "token", "nobody"]).status.code(), Some(1));
+    // The token is not stored in the clear.
+    let db = std::fs::read(e.path().join(".updraft/updraft.db")).unwrap();
+    assert!(!text(&db).contains(&token));
+    assert!(e.run(&["users", "delete", "ada"]).status.success());
+    assert_eq!(e.run(&["users", "delete", "ada"]).status.code(), Some(1));
 }

@@ -73,16 +73,19 @@ conformance!(
     concurrent_run_creation_creates_one,
     claims_are_exclusive_under_concurrency,
     finishing_is_fenced_by_worker_and_try,
-    batched_reports_are_fenced_one_by_one,
     retries_then_failure,
     lost_workers_tasks_are_reaped,
     released_tasks_go_back_to_the_queue,
     downstream_claims_are_guarded,
+    batched_reports_are_fenced_one_by_one,
     transitions_only_from_expected_states,
     logs_append_and_follow,
     connections_and_variables,
     workers_come_and_go,
     rerun_in_place,
+    clear_and_mark_by_hand,
+    users_tokens_and_sessions,
+    ui_reads,
 );
 
 fn t(s: &str) -> Timestamp {
@@ -621,7 +624,7 @@ async fn concurrent_migrations_of_a_fresh_sqlite_file() {
     for h in handles {
         applied += h.await.unwrap();
     }
-    assert_eq!(applied, 2, "each migration applied once, by one of them");
+    assert_eq!(applied, 3, "each migration applied once, by one of them");
 }
 
 /// With a secret key, passwords, extras and variable values are encrypted
@@ -666,6 +669,96 @@ async fn secrets_are_encrypted_at_rest_with_a_key() {
     let e = wrong.variables().await.unwrap_err().to_string();
     assert!(e.contains("variable `token` cannot be decrypted"), "{e}");
     assert!(!e.contains("var-plain"), "{e}");
+}
+
+async fn clear_and_mark_by_hand(store: &Store) {
+    let v = dag(store, "etl").await;
+    let run = store
+        .create_run(&new_run("etl", v, "2024-11-01", &[("a", 1), ("b", 1)]))
+        .await
+        .unwrap()
+        .unwrap();
+    queue_all(store, run.id).await;
+    let claimed = store.claim("w1", 2).await.unwrap();
+    assert_eq!(claimed.len(), 2);
+    // Marking a running try takes it from its worker: its report is fenced out.
+    assert_eq!(
+        store
+            .mark_tasks(run.id, &["a".into()], TaskState::Failed)
+            .await
+            .unwrap(),
+        1
+    );
+    let a = claimed.iter().find(|c| c.ti.task_id == "a").unwrap();
+    let ok = TryOutcome::Success {
+        output: serde_json::json!(1),
+    };
+    assert_eq!(store.finish_try(a.ti.id, 1, "w1", &ok).await.unwrap(), None);
+    assert!(
+        store
+            .mark_tasks(run.id, &["a".into()], TaskState::Running)
+            .await
+            .is_err()
+    );
+    let b = claimed.iter().find(|c| c.ti.task_id == "b").unwrap();
+    store.finish_try(b.ti.id, 1, "w1", &ok).await.unwrap();
+    store.start_run(run.id).await.unwrap();
+    store.finish_run(run.id, RunState::Failed).await.unwrap();
+    // Clearing a task of a finished run queues the run again.
+    assert_eq!(store.clear_tasks(run.id, &[("a".into(), 2)]).await.unwrap(), 1);
+    let a = store.task_instance(run.id, "a").await.unwrap().unwrap();
+    assert_eq!((a.state, a.try_number, a.max_tries), (TaskState::None, 1, 3));
+    assert_eq!(
+        store.task_instance(run.id, "b").await.unwrap().unwrap().state,
+        TaskState::Success
+    );
+    let r = store.get_run_by_pk(run.id).await.unwrap().unwrap();
+    assert_eq!((r.state, r.end_date), (RunState::Queued, None));
+}
+
+async fn users_tokens_and_sessions(store: &Store) {
+    assert_eq!(store.count_users().await.unwrap(), 0);
+    store.set_user("ada", "hash1").await.unwrap();
+    store.set_user("ada", "hash2").await.unwrap();
+    assert_eq!(store.user_password_hash("ada").await.unwrap().as_deref(), Some("hash2"));
+    assert_eq!(store.user_password_hash("bob").await.unwrap(), None);
+    store.add_api_token("ada", "ci", "tokhash").await.unwrap();
+    assert_eq!(store.token_user("tokhash").await.unwrap().as_deref(), Some("ada"));
+    let later = Timestamp::now() + SignedDuration::from_hours(1);
+    store.create_session("s1", "ada", later).await.unwrap();
+    store
+        .create_session("old", "ada", Timestamp::now() - SignedDuration::from_hours(1))
+        .await
+        .unwrap();
+    assert_eq!(store.session_user("s1").await.unwrap().as_deref(), Some("ada"));
+    assert_eq!(store.session_user("old").await.unwrap(), None, "expired");
+    let users = store.list_users().await.unwrap();
+    assert_eq!((users[0].username.as_str(), users[0].tokens), ("ada", 1));
+    store.delete_session("s1").await.unwrap();
+    assert_eq!(store.session_user("s1").await.unwrap(), None);
+    assert!(store.delete_user("ada").await.unwrap());
+    assert_eq!(store.token_user("tokhash").await.unwrap(), None);
+    assert_eq!(store.count_users().await.unwrap(), 0);
+}
+
+async fn ui_reads(store: &Store) {
+    let v = dag(store, "etl").await;
+    for day in ["2024-11-01", "2024-11-02", "2024-11-03"] {
+        store
+            .create_run(&new_run("etl", v, day, &[("a", 1), ("b", 1)]))
+            .await
+            .unwrap();
+    }
+    let last = store.last_scheduled_intervals().await.unwrap();
+    assert_eq!(last["etl"].0, t("2024-11-03T02:00:00Z"));
+    let dots = store.recent_runs_by_dag(2).await.unwrap();
+    let etl = &dots["etl"];
+    assert_eq!(etl.len(), 2);
+    assert_eq!(etl[0].run_id, "scheduled__2024-11-03T02:00:00+00:00");
+    let (runs, cells) = store.grid("etl", 2).await.unwrap();
+    assert_eq!(runs.len(), 2);
+    assert_eq!(cells.len(), 4);
+    assert!(cells.iter().all(|c| c.state == TaskState::None));
 }
 
 async fn downstream_claims_are_guarded(store: &Store) {

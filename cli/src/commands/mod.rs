@@ -6,3 +6,4 @@ pub mod secrets;
 pub mod serve;
 pub mod tasks;
 mod testing;
+pub mod users;

@@ -4,10 +4,12 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use tokio_util::sync::CancellationToken;
+use updraft_engine::runtime::Overrides;
 use updraft_engine::runtime::{DagCache, Local, LocalOptions, Signals, Timing, Worker, WorkerConfig, spawn_listener};
-use updraft_engine::store::redact;
+use updraft_engine::store::{Store, redact};
+use updraft_web::WebParams;
 
 use crate::settings::Settings;
 use crate::store::{open, runtime};
@@ -35,9 +37,94 @@ fn options(settings: &Settings, slots: u32, scheduler: bool, worker: bool) -> Lo
     }
 }
 
-async fn serve(settings: &Settings, opts: LocalOptions, what: &str) -> Result<ExitCode> {
+/// Binds the web UI and decides whether it may run open: without any
+/// user, only on a loopback address (and it says so loudly); on another
+/// address it refuses to start until a user exists.
+async fn bind_web(
+    store: &Store,
+    bind: &str,
+    cache: Arc<DagCache>,
+    signals: Option<Signals>,
+    overrides: Overrides,
+) -> Result<(tokio::net::TcpListener, WebParams)> {
+    let listener = tokio::net::TcpListener::bind(bind)
+        .await
+        .with_context(|| format!("binding the web UI to {bind}"))?;
+    let addr = listener.local_addr()?;
+    let users = store.count_users().await?;
+    let loopback = updraft_web::is_loopback(&addr);
+    if users == 0 && !loopback {
+        anyhow::bail!(
+            "refusing to serve the web UI on {addr} without users: anyone who can reach it could run tasks. \
+             Create one with `updraft users create NAME`, or bind to 127.0.0.1"
+        );
+    }
+    if users == 0 {
+        eprintln!(
+            "WARNING: the web UI at http://{addr} is OPEN: no user is configured, so anyone on this machine \
+             can trigger and change runs. Create one with `updraft users create NAME` to require a login."
+        );
+    }
+    eprintln!("updraft web UI: http://{addr}");
+    Ok((
+        listener,
+        WebParams {
+            store: store.clone(),
+            cache,
+            signals,
+            overrides,
+            allow_open: loopback,
+            secure_cookies: true,
+        },
+    ))
+}
+
+fn spawn_web(
+    listener: tokio::net::TcpListener,
+    params: WebParams,
+    stop: CancellationToken,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        if let Err(e) = updraft_web::serve(listener, params, async move { stop.cancelled().await }).await {
+            tracing::error!(error = %e, "the web UI stopped");
+        }
+    })
+}
+
+/// The store with the secret key applied, so the UI can mask secrets.
+async fn open_keyed(settings: &Settings) -> Result<Store> {
     let store = open(settings).await?;
+    Ok(match &settings.secret_key {
+        Some(k) => store.with_secret_key(k),
+        None => store,
+    })
+}
+
+async fn serve(settings: &Settings, opts: LocalOptions, what: &str, bind: Option<&str>) -> Result<ExitCode> {
+    let store = open_keyed(settings).await?;
     let local = Local::start(store, updraft_operators::registry(), opts).await?;
+    let web_stop = CancellationToken::new();
+    let web = match bind {
+        Some(bind) => {
+            let (listener, params) = match bind_web(
+                &local.store,
+                bind,
+                local.cache.clone(),
+                Some(local.signals.clone()),
+                settings.overrides.clone(),
+            )
+            .await
+            {
+                Ok(x) => x,
+                Err(e) => {
+                    local.shutdown().await;
+                    return Err(e);
+                }
+            };
+            Some(spawn_web(listener, params, web_stop.clone()))
+        }
+        None => None,
+    };
     let current = local.processor.current();
     let paused = local.store.list_dags().await?.iter().filter(|d| d.is_paused).count();
     eprintln!(
@@ -48,17 +135,40 @@ async fn serve(settings: &Settings, opts: LocalOptions, what: &str) -> Result<Ex
     );
     terminated().await;
     eprintln!("updraft {what}: stopping; running tasks get up to 30 s to finish");
+    web_stop.cancel();
+    if let Some(w) = web {
+        let _ = w.await;
+    }
     local.shutdown().await;
     Ok(ExitCode::SUCCESS)
 }
 
 pub fn standalone(settings: &Settings, bind: &str, slots: u32) -> Result<ExitCode> {
-    let _ = bind; // The web UI binds here once it exists.
-    runtime()?.block_on(serve(settings, options(settings, slots, true, true), "standalone"))
+    runtime()?.block_on(serve(
+        settings,
+        options(settings, slots, true, true),
+        "standalone",
+        Some(bind),
+    ))
 }
 
 pub fn scheduler(settings: &Settings) -> Result<ExitCode> {
-    runtime()?.block_on(serve(settings, options(settings, 1, true, false), "scheduler"))
+    runtime()?.block_on(serve(settings, options(settings, 1, true, false), "scheduler", None))
+}
+
+/// `updraft web`: the UI alone, beside a scheduler elsewhere on the store.
+pub fn web(settings: &Settings, bind: &str) -> Result<ExitCode> {
+    runtime()?.block_on(async {
+        let store = open_keyed(settings).await?;
+        let cache = Arc::new(DagCache::new(store.clone(), updraft_operators::registry()));
+        let (listener, params) = bind_web(&store, bind, cache, None, settings.overrides.clone()).await?;
+        let stop = CancellationToken::new();
+        let web = spawn_web(listener, params, stop.clone());
+        terminated().await;
+        stop.cancel();
+        let _ = web.await;
+        Ok(ExitCode::SUCCESS)
+    })
 }
 
 pub fn worker(settings: &Settings, slots: u32) -> Result<ExitCode> {

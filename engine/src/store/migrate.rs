@@ -26,6 +26,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../../migrations/sqlite/0002_queue_index.sql"),
         postgres: include_str!("../../../migrations/postgres/0002_queue_index.sql"),
     },
+    Migration {
+        version: 3,
+        name: "users",
+        sqlite: include_str!("../../../migrations/sqlite/0003_users.sql"),
+        postgres: include_str!("../../../migrations/postgres/0003_users.sql"),
+    },
 ];
 
 const LOCK_ID: i64 = 0x0055_7064_7261_6674; // "Updraft"

@@ -9,6 +9,7 @@
 //! [`Dialect`] picks the statement. The conformance suite
 //! (`engine/tests/store_conformance.rs`) runs against both.
 
+mod actions;
 mod cipher;
 mod dags;
 mod logs;
@@ -17,6 +18,8 @@ pub mod model;
 mod runs;
 mod secrets;
 mod tasks;
+mod ui;
+mod users;
 mod workers;
 
 use std::path::Path;
@@ -27,8 +30,11 @@ use jiff::Timestamp;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Transaction};
 
+pub use dags::StoredDag;
 pub use model::*;
 pub use tasks::{Claimed, Reaped};
+pub use ui::{GridCell, RunDot};
+pub use users::UserInfo;
 
 /// Which database is behind the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,7 +6,7 @@ use sqlx::any::AnyRow;
 
 use super::{DagRun, NewRun, Result, RunState, RunType, Store, StoreError, TaskState, now_us, opt_ts, ts, us};
 
-const RUN_COLUMNS: &str = "id, dag_id, run_id, logical_date, data_interval_start, data_interval_end, run_type, state, conf, version_id, created_at, start_date, end_date";
+pub(crate) const RUN_COLUMNS: &str = "id, dag_id, run_id, logical_date, data_interval_start, data_interval_end, run_type, state, conf, version_id, created_at, start_date, end_date";
 
 pub(crate) fn run_from_row(r: &AnyRow) -> Result<DagRun> {
     let conf: String = r.try_get(8)?;

@@ -1,0 +1,132 @@
+//! Web UI users, API tokens and browser sessions. The store keeps only
+//! hashes: the password hash is made by the caller (argon2id in `web/`),
+//! tokens and session ids are SHA-256 hashed there too.
+
+use jiff::Timestamp;
+use sqlx::Row;
+
+use super::{Result, Store, now_us, ts, us};
+
+/// A user as listed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserInfo {
+    pub username: String,
+    pub created_at: Timestamp,
+    pub tokens: i64,
+}
+
+impl Store {
+    /// Creates a user, or replaces the password hash of an existing one.
+    pub async fn set_user(&self, username: &str, password_hash: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO users (username, password_hash, created_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (username) DO UPDATE SET password_hash = excluded.password_hash",
+        )
+        .bind(username)
+        .bind(password_hash)
+        .bind(now_us())
+        .execute(self.writes())
+        .await?;
+        Ok(())
+    }
+
+    pub async fn user_password_hash(&self, username: &str) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT password_hash FROM users WHERE username = $1")
+            .bind(username)
+            .fetch_optional(self.pool())
+            .await?;
+        row.map(|r| r.try_get(0)).transpose().map_err(Into::into)
+    }
+
+    pub async fn count_users(&self) -> Result<i64> {
+        Ok(sqlx::query("SELECT COUNT(*) FROM users")
+            .fetch_one(self.pool())
+            .await?
+            .try_get(0)?)
+    }
+
+    pub async fn list_users(&self) -> Result<Vec<UserInfo>> {
+        let rows = sqlx::query(
+            "SELECT u.username, u.created_at, (SELECT COUNT(*) FROM api_tokens t WHERE t.username = u.username) \
+             FROM users u ORDER BY u.username",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(UserInfo {
+                    username: r.try_get(0)?,
+                    created_at: ts(r.try_get(1)?)?,
+                    tokens: r.try_get(2)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Deletes a user with their tokens and sessions.
+    pub async fn delete_user(&self, username: &str) -> Result<bool> {
+        let mut tx = self.write_tx().await?;
+        for sql in [
+            "DELETE FROM api_tokens WHERE username = $1",
+            "DELETE FROM web_sessions WHERE username = $1",
+        ] {
+            sqlx::query(sql).bind(username).execute(&mut *tx).await?;
+        }
+        let done = sqlx::query("DELETE FROM users WHERE username = $1")
+            .bind(username)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    pub async fn add_api_token(&self, username: &str, name: &str, token_hash: &str) -> Result<()> {
+        sqlx::query("INSERT INTO api_tokens (token_hash, username, name, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(token_hash)
+            .bind(username)
+            .bind(name)
+            .bind(now_us())
+            .execute(self.writes())
+            .await?;
+        Ok(())
+    }
+
+    /// The user an API token (by hash) belongs to.
+    pub async fn token_user(&self, token_hash: &str) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT username FROM api_tokens WHERE token_hash = $1")
+            .bind(token_hash)
+            .fetch_optional(self.pool())
+            .await?;
+        row.map(|r| r.try_get(0)).transpose().map_err(Into::into)
+    }
+
+    pub async fn create_session(&self, session_hash: &str, username: &str, expires_at: Timestamp) -> Result<()> {
+        sqlx::query("INSERT INTO web_sessions (session_hash, username, expires_at) VALUES ($1, $2, $3)")
+            .bind(session_hash)
+            .bind(username)
+            .bind(us(expires_at))
+            .execute(self.writes())
+            .await?;
+        Ok(())
+    }
+
+    /// The user of a live session (by hash); expired ones are not found.
+    pub async fn session_user(&self, session_hash: &str) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT username FROM web_sessions WHERE session_hash = $1 AND expires_at > $2")
+            .bind(session_hash)
+            .bind(now_us())
+            .fetch_optional(self.pool())
+            .await?;
+        row.map(|r| r.try_get(0)).transpose().map_err(Into::into)
+    }
+
+    /// Ends a session, and drops every expired one.
+    pub async fn delete_session(&self, session_hash: &str) -> Result<()> {
+        sqlx::query("DELETE FROM web_sessions WHERE session_hash = $1 OR expires_at <= $2")
+            .bind(session_hash)
+            .bind(now_us())
+            .execute(self.writes())
+            .await?;
+        Ok(())
+    }
+}
