@@ -135,19 +135,35 @@ impl Store {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        let pick = "SELECT id FROM task_instances WHERE state = 'queued' AND ($4 = '' OR dag_id = $4) ORDER BY queued_at, id LIMIT $3";
         let set = "UPDATE task_instances SET state = 'running', try_number = try_number + 1, worker_id = $1, heartbeat = $2, start_date = $2, end_date = NULL, error = NULL";
-        let sql = match self.dialect() {
+        let pick = |first: usize| {
+            format!(
+                "SELECT id FROM task_instances WHERE state = 'queued' AND (${d} = '' OR dag_id = ${d}) ORDER BY queued_at, id LIMIT ${l}",
+                l = first,
+                d = first + 1
+            )
+        };
+        let rows = match self.dialect() {
             // Rows another worker holds are skipped, not waited for.
-            Dialect::Postgres => format!("{set} WHERE id IN ({pick} FOR UPDATE SKIP LOCKED) RETURNING {TI_COLUMNS}"),
+            Dialect::Postgres => {
+                let sql = format!(
+                    "{set} WHERE id IN ({} FOR UPDATE SKIP LOCKED) RETURNING {TI_COLUMNS}",
+                    pick(3)
+                );
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(worker_id)
+                    .bind(now_us())
+                    .bind(i64::from(limit))
+                    .bind(dag_id.unwrap_or(""))
+                    .fetch_all(self.writes())
+                    .await?
+            }
             Dialect::Sqlite => {
                 // Look before taking the write lock: most claims of an
                 // idle or busy worker find nothing, and a read does not
                 // hold up the writers. What another worker took between
                 // the look and the update is left out by `state = 'queued'`.
-                let ids: Vec<i64> = sqlx::query_scalar(pick)
-                    .bind(worker_id)
-                    .bind(now_us())
+                let ids: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(pick(1)))
                     .bind(i64::from(limit))
                     .bind(dag_id.unwrap_or(""))
                     .fetch_all(self.pool())
@@ -155,19 +171,17 @@ impl Store {
                 if ids.is_empty() {
                     return Ok(Vec::new());
                 }
-                format!(
-                    "{set} WHERE state = 'queued' AND id IN ({}) AND $3 > 0 AND ($4 = '' OR dag_id = $4) RETURNING {TI_COLUMNS}",
+                let sql = format!(
+                    "{set} WHERE state = 'queued' AND id IN ({}) RETURNING {TI_COLUMNS}",
                     id_list(&ids)
-                )
+                );
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(worker_id)
+                    .bind(now_us())
+                    .fetch_all(self.writes())
+                    .await?
             }
         };
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(worker_id)
-            .bind(now_us())
-            .bind(i64::from(limit))
-            .bind(dag_id.unwrap_or(""))
-            .fetch_all(self.writes())
-            .await?;
         let tis: Vec<TaskInstance> = rows.iter().map(ti_from_row).collect::<Result<_>>()?;
         if tis.is_empty() {
             return Ok(Vec::new());
