@@ -25,6 +25,14 @@ pub fn payload(sender: &str, run_pk: Option<i64>) -> String {
     }
 }
 
+/// Tells schedulers in other processes that run `run_pk` changed (Postgres
+/// NOTIFY; nothing on SQLite). A failure only costs latency: they poll.
+pub(crate) async fn notify_run_changed(store: &Store, sender: &str, run_pk: i64) {
+    if let Err(e) = store.notify(SCHEDULER_CHANNEL, &payload(sender, Some(run_pk))).await {
+        tracing::warn!(error = %e, "NOTIFY failed; the scheduler will poll");
+    }
+}
+
 /// Starts the LISTEN loop on Postgres; `None` on SQLite.
 pub fn spawn_listener(store: Store, signals: Signals, stop: CancellationToken) -> Option<JoinHandle<()>> {
     if store.dialect() != crate::store::Dialect::Postgres {

@@ -321,10 +321,7 @@ impl Worker {
                     tracing::error!(error = %e, "handing a task back failed");
                 }
                 self.signals.task_ended(claimed.run.id);
-                let payload = super::payload(&self.signals.id, Some(claimed.run.id));
-                if let Err(e) = self.store.notify(super::SCHEDULER_CHANNEL, &payload).await {
-                    tracing::warn!(error = %e, "NOTIFY failed; the scheduler will poll");
-                }
+                super::bridge::notify_run_changed(&self.store, &self.signals.id, claimed.run.id).await;
             }
             Ending::Report(outcome) => match writer.finish(claimed.run.id, ti.id, ti.try_number, outcome).await {
                 Ok(Some(state)) => {

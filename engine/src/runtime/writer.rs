@@ -153,10 +153,7 @@ async fn run(store: Store, worker_id: String, sender: String, mut rx: mpsc::Unbo
         // One NOTIFY per run changed, not per try: schedulers in other
         // processes read the run again (Postgres; nothing on SQLite).
         for run_pk in runs {
-            let payload = super::payload(&sender, Some(run_pk));
-            if let Err(e) = store.notify(super::SCHEDULER_CHANNEL, &payload).await {
-                tracing::warn!(error = %e, "NOTIFY failed; the scheduler will poll");
-            }
+            super::bridge::notify_run_changed(&store, &sender, run_pk).await;
         }
         if close {
             return;
