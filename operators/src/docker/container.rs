@@ -175,10 +175,8 @@ async fn follow(
     Ok(exit.unwrap_or_default())
 }
 
-/// Containers of earlier tries of this task in this run (a worker killed
-/// with -9 leaves its container running): stopped and removed before this
-/// try starts.
-async fn remove_leftovers(docker: &Docker, ctx: &TaskContext) -> Result<(), DockerError> {
+/// Lists every container (any state) labelled as this task's in this run.
+pub(super) fn task_containers(ctx: &TaskContext) -> bollard::query_parameters::ListContainersOptions {
     let filters: HashMap<&str, Vec<String>> = HashMap::from([(
         "label",
         vec![
@@ -187,12 +185,18 @@ async fn remove_leftovers(docker: &Docker, ctx: &TaskContext) -> Result<(), Dock
             format!("{LABEL_TASK}={}", ctx.task_id),
         ],
     )]);
-    let opts = ListContainersOptionsBuilder::default()
+    ListContainersOptionsBuilder::default()
         .all(true)
         .filters(&filters)
-        .build();
+        .build()
+}
+
+/// Containers of earlier tries of this task in this run (a worker killed
+/// with -9 leaves its container running): stopped and removed before this
+/// try starts.
+async fn remove_leftovers(docker: &Docker, ctx: &TaskContext) -> Result<(), DockerError> {
     let found = docker
-        .list_containers(Some(opts))
+        .list_containers(Some(task_containers(ctx)))
         .await
         .map_err(|e| api_error("cannot list containers", &e))?;
     for c in found {

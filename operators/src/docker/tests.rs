@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use bollard::Docker;
 use bollard::models::ContainerCreateBody;
-use bollard::query_parameters::ListContainersOptionsBuilder;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use updraft_engine::operator::{LogSink, LogStream, Registry, TaskContext, TaskError};
@@ -85,20 +84,8 @@ async fn run(yaml: &str, ctx: TaskContext) -> Result<serde_json::Value, TaskErro
 
 /// Containers (any state) labelled as this task's in this run.
 async fn containers_of(docker: &Docker, ctx: &TaskContext) -> Vec<String> {
-    let filters: HashMap<&str, Vec<String>> = HashMap::from([(
-        "label",
-        vec![
-            format!("{LABEL_DAG}={}", ctx.dag_id),
-            format!("{LABEL_RUN}={}", ctx.run_id),
-            format!("{LABEL_TASK}={}", ctx.task_id),
-        ],
-    )]);
-    let opts = ListContainersOptionsBuilder::default()
-        .all(true)
-        .filters(&filters)
-        .build();
     docker
-        .list_containers(Some(opts))
+        .list_containers(Some(super::container::task_containers(ctx)))
         .await
         .unwrap()
         .into_iter()
