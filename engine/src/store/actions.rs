@@ -12,7 +12,8 @@ impl Store {
     /// back to `queued` so the scheduler runs them. Returns how many tasks
     /// were cleared.
     pub async fn clear_tasks(&self, run_pk: i64, tasks: &[(String, u32)]) -> Result<u64> {
-        let mut tx = self.write_tx().await?;
+        let mut conn = self.writes().await?;
+        let mut tx = conn.begin().await?;
         let mut cleared = 0;
         for (task_id, tries) in tasks {
             cleared += sqlx::query(
@@ -47,7 +48,8 @@ impl Store {
                 "tasks can be marked success or failed, not {state}"
             )));
         }
-        let mut tx = self.write_tx().await?;
+        let mut conn = self.writes().await?;
+        let mut tx = conn.begin().await?;
         let now = now_us();
         let mut marked = 0;
         for task_id in task_ids {

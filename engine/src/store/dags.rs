@@ -31,7 +31,8 @@ impl Store {
     pub async fn sync_dag(&self, dag_id: &str, file: &str, source: &str, paused_at_creation: bool) -> Result<i64> {
         let hash = fingerprint(source);
         let now = now_us();
-        let mut tx = self.write_tx().await?;
+        let mut conn = self.writes().await?;
+        let mut tx = conn.begin().await?;
         sqlx::query(
             "INSERT INTO dag_versions (dag_id, hash, file, source, created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (dag_id, hash) DO NOTHING",
         )
@@ -98,14 +99,15 @@ impl Store {
         let done = sqlx::query("UPDATE dags SET is_paused = $1 WHERE dag_id = $2")
             .bind(i64::from(paused))
             .bind(dag_id)
-            .execute(self.writes())
+            .execute(&mut *self.writes().await?)
             .await?;
         Ok(done.rows_affected() > 0)
     }
 
     /// Replaces the recorded load errors with these (file -> diagnostics).
     pub async fn set_import_errors(&self, errors: &[(String, Vec<String>)]) -> Result<()> {
-        let mut tx = self.write_tx().await?;
+        let mut conn = self.writes().await?;
+        let mut tx = conn.begin().await?;
         sqlx::query("DELETE FROM import_errors").execute(&mut *tx).await?;
         let now = now_us();
         for (file, lines) in errors {

@@ -36,7 +36,7 @@ impl Store {
                     .bind(*stream)
                     .bind(*line);
             }
-            q.execute(self.writes()).await?;
+            q.execute(&mut *self.writes().await?).await?;
         }
         Ok(())
     }

@@ -42,7 +42,8 @@ pub async fn run(store: &Store) -> Result<usize> {
         // second process migrating at the same moment waits, then finds the
         // work done.
         Dialect::Sqlite => {
-            let mut tx = store.pool().begin_with("BEGIN IMMEDIATE").await?;
+            let mut conn = store.writes().await?;
+            let mut tx = conn.begin().await?;
             let n = apply(store, &mut tx).await?;
             tx.commit().await?;
             Ok(n)

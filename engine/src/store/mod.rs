@@ -11,6 +11,7 @@
 
 mod actions;
 mod cipher;
+mod conn;
 mod dags;
 mod logs;
 mod migrate;
@@ -28,7 +29,9 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyPool, Transaction};
+use sqlx::{AnyConnection, AnyPool, ConnectOptions};
+
+use conn::{WriteConn, Writes};
 
 pub use dags::StoredDag;
 pub use model::*;
@@ -65,9 +68,9 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: AnyPool,
-    /// Where writes go: on SQLite a pool of one connection, on Postgres the
-    /// same pool as reads.
-    writes: AnyPool,
+    /// Where writes go: on SQLite one connection, on Postgres the same pool
+    /// as reads (see [`conn`]).
+    writes: Writes,
     dialect: Dialect,
     cipher: Option<cipher::Cipher>,
     /// Kept for Postgres LISTEN connections.
@@ -102,23 +105,25 @@ impl Store {
                     format!("{url}?mode=rwc")
                 };
                 let opts = AnyConnectOptions::from_str(&url)?;
-                // SQLite has one writer at a time. Writers of one process
-                // queue for a single write connection (an async wait in
-                // order) instead of meeting on the file lock, whose busy
-                // handler sleeps a millisecond or more per collision; readers
-                // (the CLI, the UI, the scheduler's reads) use the others.
+                // Writers queue for one connection (see [`conn`]); readers
+                // (the CLI, the UI, the scheduler's reads) use the pool.
                 let reads = sqlite_pool(8).connect_with(opts.clone()).await?;
-                let writes = sqlite_pool(1).connect_with(opts).await?;
-                (reads, writes)
+                let mut write = opts.connect().await?;
+                sqlite_pragmas(&mut write).await?;
+                (reads, Writes::single(write))
             }
             Dialect::Postgres => {
                 let opts = AnyConnectOptions::from_str(url)?;
                 let pool = AnyPoolOptions::new()
                     .max_connections(16)
                     .acquire_timeout(Duration::from_secs(30))
+                    // sqlx pings a connection when it goes back to the pool
+                    // already; a second ping when it comes out would add a
+                    // round trip to every statement.
+                    .test_before_acquire(false)
                     .connect_with(opts)
                     .await?;
-                (pool.clone(), pool)
+                (pool.clone(), Writes::Pool(pool))
             }
         };
         Ok(Store {
@@ -173,19 +178,10 @@ impl Store {
         &self.pool
     }
 
-    /// The pool for statements that write (see [`Store::connect`]).
-    pub(crate) fn writes(&self) -> &AnyPool {
-        &self.writes
-    }
-
-    /// A write transaction. On SQLite it takes the write lock up front
-    /// (`BEGIN IMMEDIATE`), so it waits for other writers instead of
-    /// failing when it upgrades from reading.
-    pub(crate) async fn write_tx(&self) -> Result<Transaction<'static, sqlx::Any>> {
-        Ok(match self.dialect {
-            Dialect::Sqlite => self.writes.begin_with("BEGIN IMMEDIATE").await?,
-            Dialect::Postgres => self.writes.begin().await?,
-        })
+    /// A connection for statements that write (see [`conn`]); for a
+    /// transaction, [`WriteConn::begin`] on it.
+    pub(crate) async fn writes(&self) -> Result<WriteConn> {
+        self.writes.acquire().await
     }
 
     /// Runs one administrative statement (e.g. `CREATE DATABASE` in tests).
@@ -202,28 +198,31 @@ impl Store {
     }
 }
 
-/// A SQLite pool with the pragmas every connection needs.
+/// A SQLite pool of readers with the pragmas every connection needs.
 fn sqlite_pool(max: u32) -> AnyPoolOptions {
     AnyPoolOptions::new()
         .max_connections(max)
         .acquire_timeout(Duration::from_secs(60))
-        .after_connect(|conn, _| {
-            Box::pin(async move {
-                // WAL lets readers (the CLI, the UI) work while the
-                // scheduler writes; busy_timeout makes writers of other
-                // processes wait their turn instead of failing.
-                for pragma in [
-                    "PRAGMA journal_mode = WAL",
-                    "PRAGMA synchronous = NORMAL",
-                    "PRAGMA busy_timeout = 15000",
-                    "PRAGMA foreign_keys = ON",
-                    "PRAGMA cache_size = -32768",
-                ] {
-                    sqlx::query(pragma).execute(&mut *conn).await?;
-                }
-                Ok(())
-            })
-        })
+        // A local file does not drop connections; sqlx still pings each one
+        // when it goes back to the pool.
+        .test_before_acquire(false)
+        .after_connect(|conn, _| Box::pin(async move { sqlite_pragmas(conn).await }))
+}
+
+async fn sqlite_pragmas(conn: &mut AnyConnection) -> std::result::Result<(), sqlx::Error> {
+    // WAL lets readers (the CLI, the UI) work while the scheduler writes;
+    // busy_timeout makes writers of other processes wait their turn instead
+    // of failing.
+    for pragma in [
+        "PRAGMA journal_mode = WAL",
+        "PRAGMA synchronous = NORMAL",
+        "PRAGMA busy_timeout = 15000",
+        "PRAGMA foreign_keys = ON",
+        "PRAGMA cache_size = -32768",
+    ] {
+        sqlx::query(pragma).execute(&mut *conn).await?;
+    }
+    Ok(())
 }
 
 /// A database URL with any password replaced by `***`.

@@ -35,7 +35,8 @@ impl Store {
     /// logical date or run id: a run is never created twice.
     pub async fn create_run(&self, new: &NewRun) -> Result<Option<DagRun>> {
         let now = now_us();
-        let mut tx = self.write_tx().await?;
+        let mut conn = self.writes().await?;
+        let mut tx = conn.begin().await?;
         let sql = format!(
             "INSERT INTO dag_runs (dag_id, run_id, logical_date, data_interval_start, data_interval_end, run_type, state, conf, version_id, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $8, $9) ON CONFLICT DO NOTHING RETURNING {RUN_COLUMNS}"
@@ -159,7 +160,7 @@ impl Store {
             sqlx::query("UPDATE dag_runs SET state = 'running', start_date = $1 WHERE id = $2 AND state = 'queued'")
                 .bind(now_us())
                 .bind(pk)
-                .execute(self.writes())
+                .execute(&mut *self.writes().await?)
                 .await?;
         Ok(done.rows_affected() > 0)
     }
@@ -170,7 +171,7 @@ impl Store {
             .bind(state.as_str())
             .bind(now_us())
             .bind(pk)
-            .execute(self.writes())
+            .execute(&mut *self.writes().await?)
             .await?;
         Ok(done.rows_affected() > 0)
     }
@@ -179,7 +180,8 @@ impl Store {
     /// their tries allowed reset past the tries already used, the run to
     /// `queued`. (Backfill `--reprocess`, and clearing a whole run.)
     pub async fn rerun(&self, pk: i64, run_type: RunType, max_tries: &[(String, u32)]) -> Result<bool> {
-        let mut tx = self.write_tx().await?;
+        let mut conn = self.writes().await?;
+        let mut tx = conn.begin().await?;
         let done = sqlx::query(
             "UPDATE dag_runs SET state = 'queued', run_type = $1, start_date = NULL, end_date = NULL WHERE id = $2 AND state IN ('success', 'failed')",
         )

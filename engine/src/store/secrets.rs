@@ -53,7 +53,7 @@ impl Store {
             other => other.to_string(),
         })))
         .bind(i64::from(self.cipher.is_some()))
-        .execute(self.writes())
+        .execute(&mut *self.writes().await?)
         .await?;
         Ok(())
     }
@@ -88,7 +88,7 @@ impl Store {
     pub async fn delete_connection(&self, conn_id: &str) -> Result<bool> {
         let done = sqlx::query("DELETE FROM connections WHERE conn_id = $1")
             .bind(conn_id)
-            .execute(self.writes())
+            .execute(&mut *self.writes().await?)
             .await?;
         Ok(done.rows_affected() > 0)
     }
@@ -101,7 +101,7 @@ impl Store {
         .bind(key)
         .bind(self.seal(Some(value.to_string())))
         .bind(i64::from(self.cipher.is_some()))
-        .execute(self.writes())
+        .execute(&mut *self.writes().await?)
         .await?;
         Ok(())
     }
@@ -125,7 +125,7 @@ impl Store {
     pub async fn delete_variable(&self, key: &str) -> Result<bool> {
         let done = sqlx::query("DELETE FROM variables WHERE key = $1")
             .bind(key)
-            .execute(self.writes())
+            .execute(&mut *self.writes().await?)
             .await?;
         Ok(done.rows_affected() > 0)
     }

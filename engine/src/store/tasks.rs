@@ -116,7 +116,7 @@ impl Store {
             if !stamp.is_empty() {
                 q = q.bind(now);
             }
-            moved += q.execute(self.writes()).await?.rows_affected();
+            moved += q.execute(&mut *self.writes().await?).await?.rows_affected();
         }
         Ok(moved)
     }
@@ -155,7 +155,7 @@ impl Store {
                     .bind(now_us())
                     .bind(i64::from(limit))
                     .bind(dag_id.unwrap_or(""))
-                    .fetch_all(self.writes())
+                    .fetch_all(&mut *self.writes().await?)
                     .await?
             }
             Dialect::Sqlite => {
@@ -178,7 +178,7 @@ impl Store {
                 sqlx::query(sqlx::AssertSqlSafe(sql))
                     .bind(worker_id)
                     .bind(now_us())
-                    .fetch_all(self.writes())
+                    .fetch_all(&mut *self.writes().await?)
                     .await?
             }
         };
@@ -257,7 +257,7 @@ impl Store {
         for u in upstream {
             q = q.bind(*u);
         }
-        q.fetch_optional(self.writes())
+        q.fetch_optional(&mut *self.writes().await?)
             .await?
             .as_ref()
             .map(ti_from_row)
@@ -274,7 +274,7 @@ impl Store {
         )
         .bind(now_us())
         .bind(worker_id)
-        .fetch_all(self.writes())
+        .fetch_all(&mut *self.writes().await?)
         .await?;
         rows.iter()
             .map(|r| Ok((r.try_get::<i64, _>(0)?, r.try_get::<i64, _>(1)? as u32)))
@@ -291,7 +291,7 @@ impl Store {
         outcome: &TryOutcome,
     ) -> Result<Option<TaskState>> {
         // One statement: atomic without a transaction (a round trip less).
-        let mut conn = self.writes().acquire().await?;
+        let mut conn = self.writes().await?;
         finish_one(&mut conn, ti_id, try_number, worker_id, outcome).await
     }
 
@@ -306,7 +306,8 @@ impl Store {
             // One statement is atomic on its own: no transaction round trips.
             return Ok(vec![self.finish_try(*ti_id, *try_number, worker_id, outcome).await?]);
         }
-        let mut tx = self.write_tx().await?;
+        let mut conn = self.writes().await?;
+        let mut tx = conn.begin().await?;
         // Successes, the bulk of a busy worker's reports, in one statement
         // per chunk; failures (rarer, with retry logic) one by one.
         let mut states = vec![None; tries.len()];
@@ -401,7 +402,7 @@ impl Store {
             .bind(now)
             .bind(id)
             .bind(worker.unwrap_or_default())
-            .execute(self.writes())
+            .execute(&mut *self.writes().await?)
             .await?;
             if done.rows_affected() > 0 {
                 let state: String = sqlx::query("SELECT state FROM task_instances WHERE id = $1")
@@ -433,7 +434,7 @@ impl Store {
         Ok(sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(now_us())
             .bind(worker_id)
-            .execute(self.writes())
+            .execute(&mut *self.writes().await?)
             .await?
             .rows_affected())
     }

@@ -25,7 +25,7 @@ impl Store {
         .bind(username)
         .bind(password_hash)
         .bind(now_us())
-        .execute(self.writes())
+        .execute(&mut *self.writes().await?)
         .await?;
         Ok(())
     }
@@ -65,7 +65,8 @@ impl Store {
 
     /// Deletes a user with their tokens and sessions.
     pub async fn delete_user(&self, username: &str) -> Result<bool> {
-        let mut tx = self.write_tx().await?;
+        let mut conn = self.writes().await?;
+        let mut tx = conn.begin().await?;
         for sql in [
             "DELETE FROM api_tokens WHERE username = $1",
             "DELETE FROM web_sessions WHERE username = $1",
@@ -86,7 +87,7 @@ impl Store {
             .bind(username)
             .bind(name)
             .bind(now_us())
-            .execute(self.writes())
+            .execute(&mut *self.writes().await?)
             .await?;
         Ok(())
     }
@@ -105,7 +106,7 @@ impl Store {
             .bind(session_hash)
             .bind(username)
             .bind(us(expires_at))
-            .execute(self.writes())
+            .execute(&mut *self.writes().await?)
             .await?;
         Ok(())
     }
@@ -125,7 +126,7 @@ impl Store {
         sqlx::query("DELETE FROM web_sessions WHERE session_hash = $1 OR expires_at <= $2")
             .bind(session_hash)
             .bind(now_us())
-            .execute(self.writes())
+            .execute(&mut *self.writes().await?)
             .await?;
         Ok(())
     }

@@ -19,7 +19,7 @@ impl Store {
         .bind(i64::from(w.slots))
         .bind(us(w.started_at))
         .bind(us(w.heartbeat))
-        .execute(self.writes())
+        .execute(&mut *self.writes().await?)
         .await?;
         Ok(())
     }
@@ -28,7 +28,7 @@ impl Store {
         sqlx::query("UPDATE workers SET heartbeat = $1 WHERE worker_id = $2")
             .bind(now_us())
             .bind(worker_id)
-            .execute(self.writes())
+            .execute(&mut *self.writes().await?)
             .await?;
         Ok(())
     }
@@ -36,7 +36,7 @@ impl Store {
     pub async fn deregister_worker(&self, worker_id: &str) -> Result<()> {
         sqlx::query("DELETE FROM workers WHERE worker_id = $1")
             .bind(worker_id)
-            .execute(self.writes())
+            .execute(&mut *self.writes().await?)
             .await?;
         Ok(())
     }
@@ -45,7 +45,7 @@ impl Store {
     pub async fn live_workers(&self, since: Timestamp) -> Result<Vec<WorkerInfo>> {
         sqlx::query("DELETE FROM workers WHERE heartbeat < $1")
             .bind(us(since))
-            .execute(self.writes())
+            .execute(&mut *self.writes().await?)
             .await?;
         let rows = sqlx::query(
             "SELECT worker_id, kind, hostname, pid, slots, started_at, heartbeat FROM workers ORDER BY started_at",
