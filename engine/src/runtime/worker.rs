@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use super::{DagCache, Masker, Signals, Timing, hostname};
 use crate::duration::format_duration;
 use crate::operator::{LogSink, LogStream, TaskContext, TaskError};
-use crate::store::{Claimed, Store, TryOutcome, WorkerInfo};
+use crate::store::{Claimed, DownstreamClaim, Store, TryOutcome, WorkerInfo};
 use crate::template::{TemplateContext, render_node};
 
 #[derive(Debug, Clone)]
@@ -244,47 +244,37 @@ impl Worker {
         }
     }
 
-    /// After a success: claims a downstream `all_success` task whose
-    /// upstream tasks have now all succeeded, if the store can do it
-    /// atomically (see [`Store::claim_downstream`]), so a chain does not
-    /// wait for a scheduler pass and a claim between its links.
-    async fn claim_downstream(&self, c: &Claimed) -> Option<Claimed> {
+    /// After a success, the downstream `all_success` tasks this worker
+    /// may claim on its way out, if the store can do it atomically (see
+    /// [`Store::claim_downstream`]), so a chain does not wait for a
+    /// scheduler pass and a claim between its links.
+    async fn downstream_claims(&self, c: &Claimed) -> Vec<DownstreamClaim> {
         if self.draining.load(std::sync::atomic::Ordering::SeqCst)
             || self.store.dialect() != crate::store::Dialect::Sqlite
         {
-            return None;
+            return Vec::new();
         }
-        let dag = self.cache.get(c.run.version_id).await.ok()?;
-        let i = dag.task_index(&c.ti.task_id)?;
-        // A couple of attempts at most: a wide fan-out is the scheduler's.
-        let candidates = dag
-            .graph
+        let Ok(dag) = self.cache.get(c.run.version_id).await else {
+            return Vec::new();
+        };
+        let Some(i) = dag.task_index(&c.ti.task_id) else {
+            return Vec::new();
+        };
+        dag.graph
             .downstream(i)
             .filter(|&d| dag.tasks[d].trigger_rule == crate::dag::TriggerRule::AllSuccess)
-            .take(2);
-        for d in candidates {
-            let task = &dag.tasks[d];
-            let upstream: Vec<&str> = task.upstream.iter().map(|&u| dag.tasks[u].task_id.as_str()).collect();
-            match self
-                .store
-                .claim_downstream(
-                    &self.config.worker_id,
-                    c.run.id,
-                    &task.task_id,
-                    &upstream,
-                    dag.max_active_tasks,
-                )
-                .await
-            {
-                Ok(Some(ti)) => return Some(Claimed { ti, run: c.run.clone() }),
-                Ok(None) => {}
-                Err(e) => {
-                    tracing::warn!(error = %e, "claiming a downstream task failed; the scheduler will queue it");
-                    return None;
-                }
-            }
-        }
-        None
+            // A couple of attempts at most: a wide fan-out is the scheduler's.
+            .take(2)
+            .map(|d| DownstreamClaim {
+                task_id: dag.tasks[d].task_id.clone(),
+                upstream: dag.tasks[d]
+                    .upstream
+                    .iter()
+                    .map(|&u| dag.tasks[u].task_id.clone())
+                    .collect(),
+                max_active: dag.max_active_tasks,
+            })
+            .collect()
     }
 
     async fn execute_in_span(&self, claimed: Claimed, hard_stop: CancellationToken) -> Option<Claimed> {
@@ -314,7 +304,6 @@ impl Worker {
         let ending = self
             .attempt(&claimed, log, hard_stop, connections, variables, &masker)
             .await;
-        let mut next = None;
         match ending {
             Ending::Release => {
                 if let Err(e) = self.store.release_tasks(&self.config.worker_id, &[ti.id]).await {
@@ -322,38 +311,64 @@ impl Worker {
                 }
                 self.signals.task_ended(claimed.run.id);
                 super::bridge::notify_run_changed(&self.store, &self.signals.id, claimed.run.id).await;
+                None
             }
-            Ending::Report(outcome) => match writer.finish(claimed.run.id, ti.id, ti.try_number, outcome).await {
-                Ok(Some(state)) => {
-                    tracing::info!(%state, "try ended");
-                    if state == crate::store::TaskState::Success {
-                        next = self.claim_downstream(&claimed).await;
-                    }
-                    // Together, so the scheduler never sees a slot free
-                    // that the downstream task already took.
-                    let ended = super::TaskEvent {
-                        run_pk: claimed.run.id,
-                        ti_id: ti.id,
-                        state,
-                    };
-                    let started = next.as_ref().map(|n| super::TaskEvent {
-                        run_pk: n.run.id,
-                        ti_id: n.ti.id,
-                        state: crate::store::TaskState::Running,
-                    });
-                    self.signals.task_states(std::iter::once(ended).chain(started));
-                }
-                Ok(None) => {
-                    tracing::warn!("the try was taken away meanwhile; its result is dropped");
-                    self.signals.task_ended(claimed.run.id);
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "recording the try failed");
-                    self.signals.task_ended(claimed.run.id);
-                }
-            },
+            Ending::Report(outcome) => {
+                let claims = match outcome {
+                    TryOutcome::Success { .. } => self.downstream_claims(&claimed).await,
+                    TryOutcome::Failed { .. } => Vec::new(),
+                };
+                self.report(&claimed, &writer, outcome, claims).await
+            }
         }
-        next
+    }
+
+    /// Records how the try ended and runs, in this slot, the downstream
+    /// task claimed on the way.
+    async fn report(
+        &self,
+        claimed: &Claimed,
+        writer: &super::writer::Writer,
+        outcome: TryOutcome,
+        claims: Vec<DownstreamClaim>,
+    ) -> Option<Claimed> {
+        let ti = &claimed.ti;
+        match writer
+            .finish(claimed.run.id, ti.id, ti.try_number, outcome, claims)
+            .await
+        {
+            Ok((Some(state), claimed_next)) => {
+                tracing::info!(%state, "try ended");
+                let next = claimed_next.map(|ti| Claimed {
+                    ti,
+                    run: claimed.run.clone(),
+                });
+                // Together, so the scheduler never sees a slot free that the
+                // downstream task already took.
+                let ended = super::TaskEvent {
+                    run_pk: claimed.run.id,
+                    ti_id: ti.id,
+                    state,
+                };
+                let started = next.as_ref().map(|n| super::TaskEvent {
+                    run_pk: n.run.id,
+                    ti_id: n.ti.id,
+                    state: crate::store::TaskState::Running,
+                });
+                self.signals.task_states(std::iter::once(ended).chain(started));
+                next
+            }
+            Ok((None, _)) => {
+                tracing::warn!("the try was taken away meanwhile; its result is dropped");
+                self.signals.task_ended(claimed.run.id);
+                None
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "recording the try failed");
+                self.signals.task_ended(claimed.run.id);
+                None
+            }
+        }
     }
 
     /// Renders and runs one try; the log lines go to `log`.

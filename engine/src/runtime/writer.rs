@@ -8,9 +8,12 @@ use jiff::Timestamp;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use crate::store::{Store, StoreError, TaskState, TryOutcome};
+use crate::store::{DownstreamClaim, LogRow, Store, StoreError, TaskInstance, TaskState, TryOutcome};
 
-type Done = oneshot::Sender<Result<Option<TaskState>, StoreError>>;
+/// How a report ended: the try's new state (`None`: no longer this
+/// worker's) and the downstream task claimed on the way, if any.
+type Reported = Result<(Option<TaskState>, Option<TaskInstance>), StoreError>;
+type Done = oneshot::Sender<Reported>;
 
 enum Write {
     Log {
@@ -25,6 +28,8 @@ enum Write {
         ti_id: i64,
         try_number: u32,
         outcome: TryOutcome,
+        /// Downstream tasks to claim if the try succeeded.
+        claims: Vec<DownstreamClaim>,
         done: Done,
     },
     Close,
@@ -60,14 +65,17 @@ impl Writer {
         });
     }
 
-    /// Records how a try ended, after its queued lines.
+    /// Records how a try ended, after its queued lines, and if it
+    /// succeeded claims the first of `claims` that can be claimed (see
+    /// [`Store::finish_and_claim`]).
     pub async fn finish(
         &self,
         run_pk: i64,
         ti_id: i64,
         try_number: u32,
         outcome: TryOutcome,
-    ) -> Result<Option<TaskState>, StoreError> {
+        claims: Vec<DownstreamClaim>,
+    ) -> Reported {
         let (done, rx) = oneshot::channel();
         if self
             .0
@@ -76,6 +84,7 @@ impl Writer {
                 ti_id,
                 try_number,
                 outcome,
+                claims,
                 done,
             })
             .is_err()
@@ -115,39 +124,51 @@ async fn run(store: Store, worker_id: String, sender: String, mut rx: mpsc::Unbo
                     ti_id,
                     try_number,
                     outcome,
+                    claims,
                     done,
                 } => {
                     runs.insert(run_pk);
-                    reports.push((ti_id, try_number, outcome, done))
+                    reports.push(Report {
+                        run_pk,
+                        ti_id,
+                        try_number,
+                        outcome,
+                        claims,
+                        done,
+                    })
                 }
                 Write::Close => close = true,
             }
         }
-        if !lines.is_empty() {
-            let rows: Vec<(i64, u32, Timestamp, &str, &str)> = lines
-                .iter()
-                .map(|(t, n, at, s, l)| (*t, *n, *at, *s, l.as_str()))
-                .collect();
-            if let Err(e) = store.append_log_rows(&rows).await {
+        let rows: Vec<LogRow<'_>> = lines
+            .iter()
+            .map(|(t, n, at, s, l)| (*t, *n, *at, *s, l.as_str()))
+            .collect();
+        if let [_] = reports.as_slice() {
+            // A lone report (a chain, a quiet worker): its lines, the report
+            // and the next task's claim in one round trip.
+            let r = reports.pop().expect("one report");
+            let report = (r.ti_id, r.try_number, &r.outcome);
+            let mut result = store
+                .finish_and_claim(&worker_id, &rows, report, r.run_pk, &r.claims)
+                .await;
+            if let Err(e) = &result {
+                // Once more without the lines, which may be what failed (or
+                // were stored before what did): the report matters most.
+                tracing::warn!(error = %e, lines = rows.len(), "storing a try's lines and report failed; retrying the report alone");
+                result = store
+                    .finish_and_claim(&worker_id, &[], report, r.run_pk, &r.claims)
+                    .await;
+            }
+            let _ = r.done.send(result);
+        } else {
+            if !rows.is_empty()
+                && let Err(e) = store.append_log_rows(&rows).await
+            {
                 tracing::error!(error = %e, lines = rows.len(), "storing log lines failed");
             }
-        }
-        if !reports.is_empty() {
-            let tries: Vec<(i64, u32, &TryOutcome)> = reports.iter().map(|(t, n, o, _)| (*t, *n, o)).collect();
-            match store.finish_tries(&worker_id, &tries).await {
-                Ok(states) => {
-                    for ((_, _, _, done), state) in reports.into_iter().zip(states) {
-                        let _ = done.send(Ok(state));
-                    }
-                }
-                Err(e) => {
-                    // The batch failed as a whole; report each on its own so
-                    // one bad report does not take the others down.
-                    tracing::warn!(error = %e, "batched reports failed; retrying one by one");
-                    for (ti_id, try_number, outcome, done) in reports {
-                        let _ = done.send(store.finish_try(ti_id, try_number, &worker_id, &outcome).await);
-                    }
-                }
+            if !reports.is_empty() {
+                finish_many(&store, &worker_id, reports).await;
             }
         }
         // One NOTIFY per run changed, not per try: schedulers in other
@@ -159,4 +180,55 @@ async fn run(store: Store, worker_id: String, sender: String, mut rx: mpsc::Unbo
             return;
         }
     }
+}
+
+struct Report {
+    run_pk: i64,
+    ti_id: i64,
+    try_number: u32,
+    outcome: TryOutcome,
+    claims: Vec<DownstreamClaim>,
+    done: Done,
+}
+
+/// Many reports in one transaction; then the claims of those that
+/// succeeded.
+async fn finish_many(store: &Store, worker_id: &str, reports: Vec<Report>) {
+    let tries: Vec<(i64, u32, &TryOutcome)> = reports.iter().map(|r| (r.ti_id, r.try_number, &r.outcome)).collect();
+    match store.finish_tries(worker_id, &tries).await {
+        Ok(states) => {
+            for (r, state) in reports.into_iter().zip(states) {
+                let next = match state {
+                    Some(TaskState::Success) => claim_first(store, worker_id, r.run_pk, &r.claims).await,
+                    _ => Ok(None),
+                };
+                let _ = r.done.send(next.map(|n| (state, n)));
+            }
+        }
+        Err(e) => {
+            // The batch failed as a whole; report each on its own so one bad
+            // report does not take the others down.
+            tracing::warn!(error = %e, "batched reports failed; retrying one by one");
+            for r in reports {
+                let result = store
+                    .finish_and_claim(worker_id, &[], (r.ti_id, r.try_number, &r.outcome), r.run_pk, &r.claims)
+                    .await;
+                let _ = r.done.send(result);
+            }
+        }
+    }
+}
+
+async fn claim_first(
+    store: &Store,
+    worker_id: &str,
+    run_pk: i64,
+    claims: &[DownstreamClaim],
+) -> Result<Option<TaskInstance>, StoreError> {
+    for claim in claims {
+        if let Some(ti) = store.claim_downstream(worker_id, run_pk, claim).await? {
+            return Ok(Some(ti));
+        }
+    }
+    Ok(None)
 }

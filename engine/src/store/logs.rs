@@ -3,40 +3,53 @@
 use jiff::Timestamp;
 use sqlx::Row;
 
+use super::statements::{Arg, Statements};
 use super::{LogLine, Result, Store, ts, us};
+
+/// A line to store: task instance, try, time, stream, text.
+pub type LogRow<'a> = (i64, u32, Timestamp, &'a str, &'a str);
+
+/// Lines per INSERT: 5 parameters each, within SQLite's limit.
+pub(crate) const LOG_ROWS_PER_INSERT: usize = 150;
+
+/// One INSERT of at most [`LOG_ROWS_PER_INSERT`] lines.
+pub(crate) fn push_log_insert(stmts: &mut Statements, rows: &[LogRow<'_>]) {
+    debug_assert!(rows.len() <= LOG_ROWS_PER_INSERT);
+    let mut sql = String::from("INSERT INTO task_logs (ti_id, try_number, at, stream, line) VALUES ");
+    let mut args = Vec::with_capacity(rows.len() * 5);
+    for (i, (ti, try_number, at, stream, line)) in rows.iter().enumerate() {
+        let b = 1 + i * 5;
+        if i > 0 {
+            sql.push(',');
+        }
+        sql.push_str(&format!("(${b}, ${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4));
+        args.extend([
+            Arg::Int(*ti),
+            Arg::Int(i64::from(*try_number)),
+            Arg::Int(us(*at)),
+            Arg::from(*stream),
+            Arg::from(*line),
+        ]);
+    }
+    stmts.push(&sql, args);
+}
 
 impl Store {
     /// Appends lines (time, stream, text) to a try's log.
     pub async fn append_logs(&self, ti_id: i64, try_number: u32, lines: &[(Timestamp, &str, &str)]) -> Result<()> {
-        let rows: Vec<(i64, u32, Timestamp, &str, &str)> = lines
+        let rows: Vec<LogRow<'_>> = lines
             .iter()
             .map(|(at, stream, line)| (ti_id, try_number, *at, *stream, *line))
             .collect();
         self.append_log_rows(&rows).await
     }
 
-    /// Appends lines of many tries at once: (task instance, try, time,
-    /// stream, text).
-    pub async fn append_log_rows(&self, rows: &[(i64, u32, Timestamp, &str, &str)]) -> Result<()> {
-        for chunk in rows.chunks(150) {
-            let mut sql = String::from("INSERT INTO task_logs (ti_id, try_number, at, stream, line) VALUES ");
-            for i in 0..chunk.len() {
-                let b = 1 + i * 5;
-                if i > 0 {
-                    sql.push(',');
-                }
-                sql.push_str(&format!("(${b}, ${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4));
-            }
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for (ti, try_number, at, stream, line) in chunk {
-                q = q
-                    .bind(*ti)
-                    .bind(i64::from(*try_number))
-                    .bind(us(*at))
-                    .bind(*stream)
-                    .bind(*line);
-            }
-            q.execute(&mut *self.writes().await?).await?;
+    /// Appends lines of many tries at once.
+    pub async fn append_log_rows(&self, rows: &[LogRow<'_>]) -> Result<()> {
+        for chunk in rows.chunks(LOG_ROWS_PER_INSERT) {
+            let mut stmts = Statements::new();
+            push_log_insert(&mut stmts, chunk);
+            stmts.execute(&mut *self.writes().await?).await?;
         }
         Ok(())
     }

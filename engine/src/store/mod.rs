@@ -18,6 +18,7 @@ mod migrate;
 pub mod model;
 mod runs;
 mod secrets;
+mod statements;
 mod tasks;
 mod ui;
 mod users;
@@ -34,8 +35,9 @@ use sqlx::{AnyConnection, AnyPool, ConnectOptions};
 use conn::{WriteConn, Writes};
 
 pub use dags::StoredDag;
+pub use logs::LogRow;
 pub use model::*;
-pub use tasks::{Claimed, Reaped};
+pub use tasks::{Claimed, DownstreamClaim, Reaped};
 pub use ui::{GridCell, RunDot};
 pub use users::UserInfo;
 

@@ -7,7 +7,9 @@ use jiff::Timestamp;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use super::logs::{LOG_ROWS_PER_INSERT, LogRow, push_log_insert};
 use super::runs::run_from_row;
+use super::statements::{Arg, Statements};
 use super::{DagRun, Dialect, Result, Store, StoreError, TaskInstance, TaskState, TryOutcome, now_us, opt_ts, us};
 
 const TI_COLUMNS: &str = "id, run_pk, dag_id, task_id, state, try_number, max_tries, queued_at, start_date, end_date, worker_id, heartbeat, next_retry_at, output, error";
@@ -42,6 +44,17 @@ fn ti_from_row(r: &AnyRow) -> Result<TaskInstance> {
 pub struct Claimed {
     pub ti: TaskInstance,
     pub run: DagRun,
+}
+
+/// A downstream task a worker may claim itself as soon as the try it ran
+/// succeeds (see [`Store::claim_downstream`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DownstreamClaim {
+    pub task_id: String,
+    /// Every upstream task: all must have succeeded.
+    pub upstream: Vec<String>,
+    /// The DAG's `max_active_tasks`, kept exact.
+    pub max_active: u32,
 }
 
 /// A running try given up on because its worker went silent.
@@ -211,9 +224,9 @@ impl Store {
             .collect()
     }
 
-    /// Claims `task_id` of run `run_pk` for `worker_id` straight from
-    /// `none`, when every task in `upstream` has succeeded, the run is
-    /// running and fewer than `max_active` of its tasks are queued or
+    /// Claims `claim.task_id` of run `run_pk` for `worker_id` straight from
+    /// `none`, when every task in `claim.upstream` has succeeded, the run is
+    /// running and fewer than `claim.max_active` of its tasks are queued or
     /// running: what the scheduler would decide for an `all_success` task
     /// whose last upstream just succeeded, without the round trip through
     /// it (Airflow's "mini scheduler"). One guarded statement; `None` when
@@ -226,42 +239,15 @@ impl Store {
         &self,
         worker_id: &str,
         run_pk: i64,
-        task_id: &str,
-        upstream: &[&str],
-        max_active: u32,
+        claim: &DownstreamClaim,
     ) -> Result<Option<TaskInstance>> {
         if self.dialect() != Dialect::Sqlite {
             return Ok(None);
         }
-        let ups: Vec<String> = (0..upstream.len()).map(|i| format!("${}", i + 6)).collect();
-        let ups = if ups.is_empty() {
-            "NULL".to_string()
-        } else {
-            ups.join(", ")
-        };
-        let sql = format!(
-            "UPDATE task_instances SET state = 'running', try_number = try_number + 1, worker_id = $1, heartbeat = $2, \
-             queued_at = $2, start_date = $2, end_date = NULL, error = NULL \
-             WHERE run_pk = $3 AND task_id = $4 AND state = 'none' \
-             AND EXISTS (SELECT 1 FROM dag_runs r WHERE r.id = $3 AND r.state = 'running') \
-             AND NOT EXISTS (SELECT 1 FROM task_instances u WHERE u.run_pk = $3 AND u.task_id IN ({ups}) AND u.state <> 'success') \
-             AND (SELECT COUNT(*) FROM (SELECT 1 FROM task_instances a WHERE a.run_pk = $3 AND a.state IN ('queued', 'running') LIMIT $5) AS busy) < $5 \
-             RETURNING {TI_COLUMNS}"
-        );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(worker_id)
-            .bind(now_us())
-            .bind(run_pk)
-            .bind(task_id)
-            .bind(i64::from(max_active));
-        for u in upstream {
-            q = q.bind(*u);
-        }
-        q.fetch_optional(&mut *self.writes().await?)
-            .await?
-            .as_ref()
-            .map(ti_from_row)
-            .transpose()
+        let mut stmts = Statements::new();
+        push_claim_downstream(&mut stmts, worker_id, run_pk, claim);
+        let rows = stmts.fetch_all(&mut *self.writes().await?).await?;
+        rows.first().map(ti_from_row).transpose()
     }
 
     /// Marks every running try of `worker_id` as alive now, and returns
@@ -364,6 +350,61 @@ impl Store {
         }
         tx.commit().await?;
         Ok(states)
+    }
+
+    /// A worker's queued log lines, then one try's report and, if it
+    /// succeeded, the claim of the first downstream task of `claims` that
+    /// can be claimed (see [`Store::claim_downstream`]). On SQLite the
+    /// lines, the report and the first claim go in one round trip, each
+    /// statement committed on its own as if sent one by one. Returns the
+    /// try's new state (`None`: the try is no longer this worker's) and the
+    /// task claimed, if any.
+    pub async fn finish_and_claim(
+        &self,
+        worker_id: &str,
+        lines: &[LogRow<'_>],
+        (ti_id, try_number, outcome): (i64, u32, &TryOutcome),
+        run_pk: i64,
+        claims: &[DownstreamClaim],
+    ) -> Result<(Option<TaskState>, Option<TaskInstance>)> {
+        let succeeded = matches!(outcome, TryOutcome::Success { .. });
+        let mut tried = 0;
+        let (state, next) = if self.dialect == Dialect::Sqlite && lines.len() <= LOG_ROWS_PER_INSERT {
+            let mut stmts = Statements::new();
+            if !lines.is_empty() {
+                push_log_insert(&mut stmts, lines);
+            }
+            push_finish(&mut stmts, ti_id, try_number, worker_id, outcome);
+            if let (true, Some(first)) = (succeeded, claims.first()) {
+                push_claim_downstream(&mut stmts, worker_id, run_pk, first);
+                tried = 1;
+            }
+            let rows = stmts.fetch_all_atomic(&mut *self.writes().await?).await?;
+            // The report's row has one column (the state), the claim's all
+            // of a task instance's; the INSERT returns none.
+            let mut state = None;
+            let mut next = None;
+            for row in &rows {
+                if row.columns().len() == 1 {
+                    state = Some(finish_state(row)?);
+                } else {
+                    next = Some(ti_from_row(row)?);
+                }
+            }
+            (state, next)
+        } else {
+            self.append_log_rows(lines).await?;
+            (self.finish_try(ti_id, try_number, worker_id, outcome).await?, None)
+        };
+        if state != Some(TaskState::Success) || next.is_some() {
+            return Ok((state, next));
+        }
+        for claim in claims.iter().skip(tried) {
+            if let Some(ti) = self.claim_downstream(worker_id, run_pk, claim).await? {
+                return Ok((state, Some(ti)));
+            }
+        }
+        Ok((state, None))
     }
 
     /// Gives up on running tries whose heartbeat is older than `cutoff`, or
@@ -473,41 +514,80 @@ async fn finish_one(
     worker_id: &str,
     outcome: &TryOutcome,
 ) -> Result<Option<TaskState>> {
-    let now = now_us();
+    let mut stmts = Statements::new();
+    push_finish(&mut stmts, ti_id, try_number, worker_id, outcome);
+    let rows = stmts.fetch_all(conn).await?;
+    // No row: the try is no longer this worker's.
+    rows.first().map(finish_state).transpose()
+}
+
+fn finish_state(row: &AnyRow) -> Result<TaskState> {
+    let state: String = row.try_get(0)?;
+    state.parse().map_err(StoreError::Corrupt)
+}
+
+/// The report of one try; returns its new state (one column), or no row
+/// when the try is no longer this worker's.
+fn push_finish(stmts: &mut Statements, ti_id: i64, try_number: u32, worker_id: &str, outcome: &TryOutcome) {
     let fence = "WHERE id = $1 AND state = 'running' AND try_number = $2 AND worker_id = $3 RETURNING state";
-    let done = match outcome {
+    let mut args = vec![
+        Arg::Int(ti_id),
+        Arg::Int(i64::from(try_number)),
+        Arg::from(worker_id),
+        Arg::Int(now_us()),
+    ];
+    let sql = match outcome {
         TryOutcome::Success { output } => {
-            let sql = format!(
-                "UPDATE task_instances SET state = 'success', end_date = $4, output = $5, error = NULL {fence}"
-            );
-            sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(ti_id)
-                .bind(i64::from(try_number))
-                .bind(worker_id)
-                .bind(now)
-                .bind(output.to_string())
-                .fetch_optional(&mut *conn)
-                .await?
+            args.push(Arg::Text(output.to_string()));
+            format!("UPDATE task_instances SET state = 'success', end_date = $4, output = $5, error = NULL {fence}")
         }
         TryOutcome::Failed { error, retry_at } => {
+            args.extend([Arg::Int(retry_at.map_or(-1, us)), Arg::from(error.as_str())]);
             // Retry only while tries are left and a retry time is given.
-            let sql = format!(
+            format!(
                 "UPDATE task_instances SET state = CASE WHEN try_number < max_tries AND $5 >= 0 THEN 'up_for_retry' ELSE 'failed' END, \
                      next_retry_at = CASE WHEN try_number < max_tries AND $5 >= 0 THEN $5 ELSE NULL END, end_date = $4, error = $6 {fence}"
-            );
-            sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(ti_id)
-                .bind(i64::from(try_number))
-                .bind(worker_id)
-                .bind(now)
-                .bind(retry_at.map_or(-1, us))
-                .bind(error)
-                .fetch_optional(&mut *conn)
-                .await?
+            )
         }
     };
-    // No row: the try is no longer this worker's.
-    let Some(row) = done else { return Ok(None) };
-    let state: String = row.try_get(0)?;
-    Ok(Some(state.parse().map_err(StoreError::Corrupt)?))
+    stmts.push(&sql, args);
+}
+
+/// Claims `claim.task_id` for `worker_id` in one guarded statement (see
+/// [`Store::claim_downstream`]); returns its row (all [`TI_COLUMNS`]) if
+/// it was claimed.
+fn push_claim_downstream(stmts: &mut Statements, worker_id: &str, run_pk: i64, claim: &DownstreamClaim) {
+    // Every upstream task must be there and have succeeded: counted, so a
+    // name missing from the run cannot pass for a success.
+    let mut upstream: Vec<&str> = claim.upstream.iter().map(String::as_str).collect();
+    upstream.sort_unstable();
+    upstream.dedup();
+    let ups: Vec<String> = (0..upstream.len()).map(|i| format!("${}", i + 5)).collect();
+    let ups = if ups.is_empty() {
+        "NULL".to_string()
+    } else {
+        ups.join(", ")
+    };
+    let sql = format!(
+        "UPDATE task_instances SET state = 'running', try_number = try_number + 1, worker_id = $1, heartbeat = $2, \
+         queued_at = $2, start_date = $2, end_date = NULL, error = NULL \
+         WHERE run_pk = $3 AND task_id = $4 AND state = 'none' \
+         AND EXISTS (SELECT 1 FROM dag_runs r WHERE r.id = $3 AND r.state = 'running') \
+         AND (SELECT COUNT(*) FROM task_instances u WHERE u.run_pk = $3 AND u.task_id IN ({ups}) AND u.state = 'success') = {n} \
+         AND (SELECT COUNT(*) FROM (SELECT 1 FROM task_instances a WHERE a.run_pk = $3 AND a.state IN ('queued', 'running') LIMIT {max}) AS busy) < {max} \
+         RETURNING {TI_COLUMNS}",
+        n = upstream.len(),
+        // A literal, not a parameter: SQLite re-prepares a statement on
+        // every execution when its LIMIT is a bound parameter (a fifth of
+        // a chain link's time here).
+        max = claim.max_active
+    );
+    let mut args = vec![
+        Arg::from(worker_id),
+        Arg::Int(now_us()),
+        Arg::Int(run_pk),
+        Arg::from(claim.task_id.as_str()),
+    ];
+    args.extend(upstream.into_iter().map(Arg::from));
+    stmts.push(&sql, args);
 }

@@ -1,0 +1,105 @@
+//! Logs, live workers, users and the web UI's reads.
+
+use super::*;
+
+pub async fn workers_come_and_go(store: &Store) {
+    let now = Timestamp::now();
+    let w = |id: &str, beat: Timestamp| WorkerInfo {
+        worker_id: id.into(),
+        kind: "worker".into(),
+        hostname: "h".into(),
+        pid: 1,
+        slots: 4,
+        started_at: beat,
+        heartbeat: beat,
+    };
+    store
+        .register_worker(&w("old", now - SignedDuration::from_mins(10)))
+        .await
+        .unwrap();
+    store.register_worker(&w("new", now)).await.unwrap();
+    let live = store.live_workers(now - SignedDuration::from_secs(30)).await.unwrap();
+    assert_eq!(live.iter().map(|w| w.worker_id.as_str()).collect::<Vec<_>>(), ["new"]);
+    store.deregister_worker("new").await.unwrap();
+    assert!(
+        store
+            .live_workers(now - SignedDuration::from_secs(30))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+pub async fn users_tokens_and_sessions(store: &Store) {
+    assert_eq!(store.count_users().await.unwrap(), 0);
+    store.set_user("ada", "hash1").await.unwrap();
+    store.set_user("ada", "hash2").await.unwrap();
+    assert_eq!(store.user_password_hash("ada").await.unwrap().as_deref(), Some("hash2"));
+    assert_eq!(store.user_password_hash("bob").await.unwrap(), None);
+    store.add_api_token("ada", "ci", "tokhash").await.unwrap();
+    assert_eq!(store.token_user("tokhash").await.unwrap().as_deref(), Some("ada"));
+    let later = Timestamp::now() + SignedDuration::from_hours(1);
+    store.create_session("s1", "ada", later).await.unwrap();
+    store
+        .create_session("old", "ada", Timestamp::now() - SignedDuration::from_hours(1))
+        .await
+        .unwrap();
+    assert_eq!(store.session_user("s1").await.unwrap().as_deref(), Some("ada"));
+    assert_eq!(store.session_user("old").await.unwrap(), None, "expired");
+    let users = store.list_users().await.unwrap();
+    assert_eq!((users[0].username.as_str(), users[0].tokens), ("ada", 1));
+    store.delete_session("s1").await.unwrap();
+    assert_eq!(store.session_user("s1").await.unwrap(), None);
+    assert!(store.delete_user("ada").await.unwrap());
+    assert_eq!(store.token_user("tokhash").await.unwrap(), None);
+    assert_eq!(store.count_users().await.unwrap(), 0);
+}
+
+pub async fn ui_reads(store: &Store) {
+    let v = dag(store, "etl").await;
+    for day in ["2024-11-01", "2024-11-02", "2024-11-03"] {
+        store
+            .create_run(&new_run("etl", v, day, &[("a", 1), ("b", 1)]))
+            .await
+            .unwrap();
+    }
+    let last = store.last_scheduled_intervals().await.unwrap();
+    assert_eq!(last["etl"].0, t("2024-11-03T02:00:00Z"));
+    let dots = store.recent_runs_by_dag(2).await.unwrap();
+    let etl = &dots["etl"];
+    assert_eq!(etl.len(), 2);
+    assert_eq!(etl[0].run_id, "scheduled__2024-11-03T02:00:00+00:00");
+    let (runs, cells) = store.grid("etl", 2).await.unwrap();
+    assert_eq!(runs.len(), 2);
+    assert_eq!(cells.len(), 4);
+    assert!(cells.iter().all(|c| c.state == TaskState::None));
+}
+
+pub async fn logs_append_and_follow(store: &Store) {
+    let v = dag(store, "etl").await;
+    let run = store
+        .create_run(&new_run("etl", v, "2024-11-01", &[("a", 1)]))
+        .await
+        .unwrap()
+        .unwrap();
+    let ti = store.task_instances(run.id).await.unwrap().remove(0);
+    let now = Timestamp::now();
+    let lines: Vec<String> = (0..450).map(|i| format!("line {i}")).collect();
+    let batch: Vec<(Timestamp, &str, &str)> = lines.iter().map(|l| (now, "stdout", l.as_str())).collect();
+    store.append_logs(ti.id, 1, &batch).await.unwrap();
+    store
+        .append_logs(ti.id, 2, &[(now, "stderr", "second try")])
+        .await
+        .unwrap();
+    let first = store.read_logs(ti.id, 1, 0, 100).await.unwrap();
+    assert_eq!(first.len(), 100);
+    assert_eq!(first[0].line, "line 0");
+    let rest = store
+        .read_logs(ti.id, 1, first.last().unwrap().seq, 1000)
+        .await
+        .unwrap();
+    assert_eq!(rest.len(), 350);
+    assert_eq!(rest.last().unwrap().line, "line 449");
+    let try2 = store.read_logs(ti.id, 2, 0, 10).await.unwrap();
+    assert_eq!((try2.len(), try2[0].stream.as_str()), (1, "stderr"));
+}
