@@ -45,6 +45,9 @@ pub struct Signals {
     /// What changed since the scheduler last looked: it advances just
     /// those runs instead of every running run.
     pending: Arc<std::sync::Mutex<Pending>>,
+    /// How many runs this process's scheduler has ended: waiting on it
+    /// replaces polling the store for the end of a run.
+    runs_ended: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 /// A task instance's new state, as a worker in this process recorded it.
@@ -82,6 +85,7 @@ impl Default for Signals {
             scheduler: Arc::default(),
             workers: Arc::default(),
             pending: Arc::default(),
+            runs_ended: Arc::new(tokio::sync::watch::Sender::new(0)),
         }
     }
 }
@@ -112,6 +116,16 @@ impl Signals {
     pub fn task_states(&self, events: impl IntoIterator<Item = TaskEvent>) {
         self.pending.lock().expect("signals lock").events.extend(events);
         self.scheduler.notify_one();
+    }
+
+    /// Changes each time this process's scheduler ends a run (a run ended
+    /// by another process is not seen here).
+    pub fn runs_ended(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.runs_ended.subscribe()
+    }
+
+    pub(crate) fn run_ended(&self) {
+        self.runs_ended.send_modify(|n| *n += 1);
     }
 
     pub(crate) fn take_pending(&self) -> Pending {

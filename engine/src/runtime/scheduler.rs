@@ -453,6 +453,7 @@ impl Scheduler {
         if self.store.finish_run(run.id, state).await? {
             tracing::info!(dag = %run.dag_id, run = %run.run_id, %state, "run ended");
             report.runs_finished += 1;
+            self.signals.run_ended();
             // A slot under max_active_runs is free.
             self.signals.wake_all();
         }
