@@ -19,13 +19,26 @@ use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyConnection, AnyPool, Connection, Transaction};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
+use sqlx::any::AnyRow;
+
 use super::Result;
+use super::statements::Statements;
 
 #[derive(Clone)]
 pub(crate) enum Writes {
-    /// SQLite: the one write connection; `None` once the store is closed.
-    Single(Arc<Mutex<Option<AnyConnection>>>),
+    Single(Arc<Mutex<Single>>),
     Pool(AnyPool),
+}
+
+/// SQLite's one write connection.
+pub(crate) struct Single {
+    /// `None` once the store is closed.
+    conn: Option<AnyConnection>,
+    /// A transaction sent as one query ([`WriteConn::fetch_all_atomic`])
+    /// was abandoned before it answered (its future was dropped): it may
+    /// still be open, holding the database's write lock. Rolled back before
+    /// the connection is used again.
+    in_doubt: bool,
 }
 
 impl std::fmt::Debug for Writes {
@@ -39,16 +52,25 @@ impl std::fmt::Debug for Writes {
 
 impl Writes {
     pub(crate) fn single(conn: AnyConnection) -> Self {
-        Writes::Single(Arc::new(Mutex::new(Some(conn))))
+        Writes::Single(Arc::new(Mutex::new(Single {
+            conn: Some(conn),
+            in_doubt: false,
+        })))
     }
 
     /// Waits for the write connection (SQLite) or takes one from the pool.
     pub(crate) async fn acquire(&self) -> Result<WriteConn> {
         match self {
             Writes::Single(m) => {
-                let guard = m.clone().lock_owned().await;
-                if guard.is_none() {
+                let mut guard = m.clone().lock_owned().await;
+                let Single { conn, in_doubt } = &mut *guard;
+                let Some(conn) = conn else {
                     return Err(sqlx::Error::PoolClosed.into());
+                };
+                if *in_doubt {
+                    // "No transaction is active" is the good answer here.
+                    let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+                    *in_doubt = false;
                 }
                 Ok(WriteConn::Single(guard))
             }
@@ -59,7 +81,7 @@ impl Writes {
     pub(crate) async fn close(&self) {
         match self {
             Writes::Single(m) => {
-                if let Some(conn) = m.lock().await.take() {
+                if let Some(conn) = m.lock().await.conn.take() {
                     let _ = conn.close().await;
                 }
             }
@@ -70,7 +92,7 @@ impl Writes {
 
 /// A connection to write on, held until dropped.
 pub(crate) enum WriteConn {
-    Single(OwnedMutexGuard<Option<AnyConnection>>),
+    Single(OwnedMutexGuard<Single>),
     Pooled(PoolConnection<Any>),
 }
 
@@ -86,12 +108,40 @@ impl WriteConn {
     }
 }
 
+impl WriteConn {
+    /// SQLite: runs `stmts` in one write transaction sent as one query
+    /// (`BEGIN IMMEDIATE; ...; COMMIT`): one round trip to SQLite's thread,
+    /// one commit, all or nothing. If a statement fails, the transaction is
+    /// rolled back before the error is returned; if this future is dropped
+    /// before the answer, the next user of the connection rolls it back.
+    /// Postgres prepares one statement per query: there, the statements run
+    /// in a transaction one by one.
+    pub(crate) async fn fetch_all_atomic(&mut self, stmts: &Statements) -> Result<Vec<AnyRow>> {
+        let WriteConn::Single(guard) = self else {
+            let mut tx = self.begin().await?;
+            let rows = stmts.fetch_each(&mut tx).await?;
+            tx.commit().await?;
+            return Ok(rows);
+        };
+        guard.in_doubt = true;
+        let conn = guard.conn.as_mut().expect("checked open when acquired");
+        let result = stmts.fetch_all_wrapped(&mut *conn, "BEGIN IMMEDIATE", "COMMIT").await;
+        if result.is_err() {
+            // Nothing to roll back if BEGIN itself failed; that error is not
+            // the one to report.
+            let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+        }
+        guard.in_doubt = false;
+        result
+    }
+}
+
 impl Deref for WriteConn {
     type Target = AnyConnection;
 
     fn deref(&self) -> &AnyConnection {
         match self {
-            WriteConn::Single(g) => g.as_ref().expect("checked open when acquired"),
+            WriteConn::Single(g) => g.conn.as_ref().expect("checked open when acquired"),
             WriteConn::Pooled(c) => c,
         }
     }
@@ -100,8 +150,55 @@ impl Deref for WriteConn {
 impl DerefMut for WriteConn {
     fn deref_mut(&mut self) -> &mut AnyConnection {
         match self {
-            WriteConn::Single(g) => g.as_mut().expect("checked open when acquired"),
+            WriteConn::Single(g) => g.conn.as_mut().expect("checked open when acquired"),
             WriteConn::Pooled(c) => c,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::store::Store;
+    use crate::store::statements::Arg;
+
+    /// A one-query transaction dropped while SQLite's thread still streams
+    /// its rows stops between BEGIN and COMMIT, holding the database's
+    /// write lock; the next user of the write connection rolls it back.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_abandoned_transaction_is_rolled_back_before_the_next_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/u.db", dir.path().display());
+        let store = Store::connect(&url).await.unwrap();
+        store.migrate().await.unwrap();
+        store.set_variable("k", "before").await.unwrap();
+
+        let mut stmts = Statements::new();
+        stmts.push(
+            "UPDATE variables SET value = $1 WHERE key = $2",
+            vec![Arg::from("abandoned"), Arg::from("k")],
+        );
+        // Rows enough to keep SQLite's thread busy long after we stop
+        // listening.
+        stmts.push(
+            "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < $1) SELECT x FROM c",
+            vec![Arg::Int(50_000_000)],
+        );
+        let mut conn = store.writes().await.unwrap();
+        let abandoned = tokio::time::timeout(Duration::from_millis(50), conn.fetch_all_atomic(&stmts)).await;
+        assert!(abandoned.is_err(), "the query was still streaming");
+        drop(conn);
+
+        // The next write through this store goes first; then another
+        // process (another store) can write at once.
+        store.set_variable("k2", "after").await.unwrap();
+        let other = Store::connect(&url).await.unwrap();
+        tokio::time::timeout(Duration::from_secs(5), other.set_variable("k3", "other"))
+            .await
+            .expect("the write lock was released")
+            .unwrap();
+        assert_eq!(other.variables().await.unwrap()["k"], "before");
     }
 }

@@ -35,10 +35,25 @@ impl From<String> for Arg {
     }
 }
 
+type Query<'a> = sqlx::query::Query<'a, Any, AnyArguments>;
+
+fn bind<'a>(mut q: Query<'a>, args: &'a [Arg]) -> Query<'a> {
+    for a in args {
+        q = match a {
+            Arg::Int(v) => q.bind(*v),
+            Arg::Text(v) => q.bind(v.as_str()),
+        };
+    }
+    q
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct Statements {
+    /// All of them, renumbered, as one query.
     sql: String,
     args: Vec<Arg>,
+    /// Each as pushed, for a backend that takes one statement per query.
+    each: Vec<(String, Vec<Arg>)>,
 }
 
 impl Statements {
@@ -64,50 +79,51 @@ impl Statements {
             rest = &rest[at + 1 + digits..];
         }
         self.sql.push_str(rest);
-        self.args.extend(args);
+        self.args.extend(args.iter().cloned());
+        self.each.push((sql.to_string(), args));
     }
 
-    fn query(&self) -> sqlx::query::Query<'_, Any, AnyArguments> {
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(self.sql.clone()));
-        for a in &self.args {
-            q = match a {
-                Arg::Int(v) => q.bind(*v),
-                Arg::Text(v) => q.bind(v.as_str()),
-            };
+    /// Runs them one query each, in order; the rows every `RETURNING` gave.
+    pub(crate) async fn fetch_each(&self, conn: &mut AnyConnection) -> Result<Vec<AnyRow>> {
+        let mut rows = Vec::new();
+        for (sql, args) in &self.each {
+            rows.extend(
+                bind(sqlx::query(sqlx::AssertSqlSafe(sql.clone())), args)
+                    .fetch_all(&mut *conn)
+                    .await?,
+            );
         }
-        q
+        Ok(rows)
     }
 
-    /// Runs them; the rows every `RETURNING` gave, in statement order.
+    fn query(&self) -> Query<'_> {
+        bind(sqlx::query(sqlx::AssertSqlSafe(self.sql.clone())), &self.args)
+    }
+
+    /// Runs them as one query (SQLite; Postgres takes one statement per
+    /// query); the rows every `RETURNING` gave, in statement order.
     pub(crate) async fn fetch_all(&self, conn: &mut AnyConnection) -> Result<Vec<AnyRow>> {
         Ok(self.query().fetch_all(conn).await?)
     }
 
-    /// SQLite: runs them in one write transaction, still one round trip
-    /// (`BEGIN IMMEDIATE; ...; COMMIT`); all or nothing, and one commit
-    /// instead of one per statement. If one fails the transaction is rolled
-    /// back before the error is returned.
-    pub(crate) async fn fetch_all_atomic(&self, conn: &mut AnyConnection) -> Result<Vec<AnyRow>> {
-        let mut sql = String::with_capacity(self.sql.len() + 40);
-        sql.push_str("BEGIN IMMEDIATE;\n");
+    /// Runs them between `first` and `last` (`BEGIN ...` and `COMMIT`),
+    /// in the same query. Only [`super::conn::WriteConn::fetch_all_atomic`]
+    /// may call this: it deals with a failure between the two.
+    pub(crate) async fn fetch_all_wrapped(
+        &self,
+        conn: &mut AnyConnection,
+        first: &str,
+        last: &str,
+    ) -> Result<Vec<AnyRow>> {
+        let mut sql = String::with_capacity(self.sql.len() + first.len() + last.len() + 4);
+        sql.push_str(first);
+        sql.push_str(";\n");
         sql.push_str(&self.sql);
-        sql.push_str(";\nCOMMIT");
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for a in &self.args {
-            q = match a {
-                Arg::Int(v) => q.bind(*v),
-                Arg::Text(v) => q.bind(v.as_str()),
-            };
-        }
-        match q.fetch_all(&mut *conn).await {
-            Ok(rows) => Ok(rows),
-            Err(e) => {
-                // Nothing to roll back if BEGIN itself failed; that error is
-                // not the one to report.
-                let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
-                Err(e.into())
-            }
-        }
+        sql.push_str(";\n");
+        sql.push_str(last);
+        Ok(bind(sqlx::query(sqlx::AssertSqlSafe(sql)), &self.args)
+            .fetch_all(conn)
+            .await?)
     }
 
     pub(crate) async fn execute(&self, conn: &mut AnyConnection) -> Result<u64> {
@@ -126,5 +142,6 @@ mod tests {
         s.push("SELECT $1, $2, $1 || '$'", vec![2.into(), 3.into()]);
         assert_eq!(s.sql, "UPDATE t SET a = $1 WHERE b = $2;\nSELECT $3, $4, $3 || '$'");
         assert_eq!(s.args.len(), 4);
+        assert_eq!(s.each[1].0, "SELECT $1, $2, $1 || '$'");
     }
 }

@@ -379,7 +379,7 @@ impl Store {
                 push_claim_downstream(&mut stmts, worker_id, run_pk, first);
                 tried = 1;
             }
-            let rows = stmts.fetch_all_atomic(&mut *self.writes().await?).await?;
+            let rows = self.writes().await?.fetch_all_atomic(&stmts).await?;
             // The report's row has one column (the state), the claim's all
             // of a task instance's; the INSERT returns none.
             let mut state = None;
