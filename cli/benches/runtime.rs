@@ -18,7 +18,7 @@ use updraft_engine::store::{RunState, RunType, Store};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-const RUNS: usize = 5;
+const RUNS: usize = 7;
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
@@ -166,24 +166,28 @@ async fn main() {
             .with_writer(std::io::stderr)
             .init();
     }
-    let floor: Vec<f64> = (0..RUNS).map(|_| floor_ms(200)).collect();
-    let floor = median(floor);
-    println!("floor: 200 x `bash -c true` one after another: median {floor:.0} ms");
     for kind in ["sqlite", "postgres"] {
         if kind == "postgres" && std::env::var_os("UPDRAFT_BENCH_POSTGRES_URL").is_none() {
             println!("{kind}: skipped (set UPDRAFT_BENCH_POSTGRES_URL)");
             continue;
         }
         if selected(&format!("{kind}-chain")) {
-            let mut chain = Vec::new();
+            // The floor and the chain take turns, so both meet the same
+            // machine (its load drifts over a run of the bench).
+            let (mut floor, mut chain, mut ratio) = (Vec::new(), Vec::new(), Vec::new());
             for i in 0..RUNS {
+                let f = floor_ms(200);
                 let yaml = chain_yaml(200, "shell, command: 'true'");
-                chain.push(time_run(kind, &yaml, "chain", 1, 4, i).await.unwrap());
+                let c = time_run(kind, &yaml, "chain", 1, 4, i).await.unwrap();
+                floor.push(f);
+                chain.push(c);
+                ratio.push(c / f);
             }
-            let m = median(chain);
             println!(
-                "{kind}: 200-task shell chain: median {m:.0} ms = {:.2}x the floor",
-                m / floor
+                "{kind}: 200-task shell chain: median {:.0} ms; floor (200 x `bash -c true` one after another, taking turns with it): median {:.0} ms; median ratio {:.2}x the floor",
+                median(chain),
+                median(floor),
+                median(ratio)
             );
         }
         if selected(&format!("{kind}-empty-chain")) {

@@ -10,6 +10,7 @@
 //! (`engine/tests/store_conformance.rs`) runs against both.
 
 mod actions;
+mod checkpoint;
 mod cipher;
 mod conn;
 mod dags;
@@ -77,6 +78,8 @@ pub struct Store {
     cipher: Option<cipher::Cipher>,
     /// Kept for Postgres LISTEN connections.
     url: std::sync::Arc<str>,
+    /// SQLite: stops the WAL checkpointer when the last handle drops.
+    _checkpointer: Option<std::sync::Arc<checkpoint::Checkpointer>>,
 }
 
 impl Store {
@@ -91,6 +94,7 @@ impl Store {
         } else {
             return Err(StoreError::BadUrl(redact(url)));
         };
+        let mut checkpointer = None;
         let (pool, writes) = match dialect {
             Dialect::Sqlite => {
                 let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
@@ -112,6 +116,9 @@ impl Store {
                 let reads = sqlite_pool(8).connect_with(opts.clone()).await?;
                 let mut write = opts.connect().await?;
                 sqlite_pragmas(&mut write).await?;
+                // Checkpoints happen off the writers' path (see checkpoint).
+                sqlx::query("PRAGMA wal_autocheckpoint = 0").execute(&mut write).await?;
+                checkpointer = Some(std::sync::Arc::new(checkpoint::spawn(reads.clone())));
                 (reads, Writes::single(write))
             }
             Dialect::Postgres => {
@@ -134,6 +141,7 @@ impl Store {
             dialect,
             cipher: None,
             url: std::sync::Arc::from(url),
+            _checkpointer: checkpointer,
         })
     }
 

@@ -393,8 +393,15 @@ impl Store {
             }
             (state, next)
         } else {
-            self.append_log_rows(lines).await?;
-            (self.finish_try(ti_id, try_number, worker_id, outcome).await?, None)
+            // Postgres (one statement per query), or too many lines for one
+            // INSERT: one statement after another on one connection.
+            let mut stmts = Statements::new();
+            for chunk in lines.chunks(LOG_ROWS_PER_INSERT) {
+                push_log_insert(&mut stmts, chunk);
+            }
+            push_finish(&mut stmts, ti_id, try_number, worker_id, outcome);
+            let rows = stmts.fetch_each(&mut *self.writes().await?).await?;
+            (rows.first().map(finish_state).transpose()?, None)
         };
         if state != Some(TaskState::Success) || next.is_some() {
             return Ok((state, next));
