@@ -39,21 +39,31 @@ pub async fn run(config: &ShellConfig, ctx: &TaskContext) -> Result<Output, Task
     })?;
     let stdout = child.stdout.take().expect("stdout is piped");
     let stderr = child.stderr.take().expect("stderr is piped");
-    let out_task = tokio::spawn(pump(stdout, ctx.log.clone(), LogStream::Stdout));
-    let err_task = tokio::spawn(pump(stderr, ctx.log.clone(), LogStream::Stderr));
-
-    let status = tokio::select! {
-        status = child.wait() => status.map_err(|e| TaskError::Failed(format!("waiting for bash: {e}")))?,
-        () = ctx.cancel.cancelled() => {
-            stop(&mut child).await;
-            out_task.abort();
-            err_task.abort();
-            return Err(TaskError::Cancelled);
+    // The pumps and the wait are polled together in this task: no tasks of
+    // their own, whose hand-offs would cost wake-ups per process.
+    let ended = {
+        let work = async {
+            let (status, last_line, ()) =
+                tokio::join!(child.wait(), pump(stdout, ctx.log.clone(), LogStream::Stdout), async {
+                    pump(stderr, ctx.log.clone(), LogStream::Stderr).await;
+                });
+            // The pumps end at EOF: output still buffered in the pipes is
+            // part of the log.
+            (status, last_line)
+        };
+        tokio::pin!(work);
+        tokio::select! {
+            ended = &mut work => Some(ended),
+            () = ctx.cancel.cancelled() => None,
         }
     };
-    // Output still buffered in the pipes is part of the log.
-    let last_line = out_task.await.unwrap_or_default();
-    let _ = err_task.await;
+    let Some((status, last_line)) = ended else {
+        // Reading stopped (what is left in the pipes is dropped); stop the
+        // process group.
+        stop(&mut child).await;
+        return Err(TaskError::Cancelled);
+    };
+    let status = status.map_err(|e| TaskError::Failed(format!("waiting for bash: {e}")))?;
     match status.code() {
         Some(0) => Ok(serde_json::json!({ "exit_code": 0, "last_line": last_line })),
         _ => Err(TaskError::Failed(describe_failure(status))),
