@@ -104,6 +104,9 @@ pub async fn backfill(settings: &Settings, a: BackfillArgs) -> Result<ExitCode> 
         Some(Local::start(store.clone(), registry, opts).await?)
     };
 
+    // In this process, the scheduler says when a run ends; a scheduler
+    // elsewhere is watched every 100 ms.
+    let mut ended = local.as_ref().map(|l| l.signals.runs_ended());
     let mut progress = Progress::new(todo.len(), kept);
     let mut next = 0;
     let mut active: BTreeSet<i64> = BTreeSet::new();
@@ -141,6 +144,7 @@ pub async fn backfill(settings: &Settings, a: BackfillArgs) -> Result<ExitCode> 
         }
         tokio::select! {
             _ = &mut ctrl_c => { interrupted = true; break; }
+            Some(Ok(())) = async { Some(ended.as_mut()?.changed().await) } => {}
             () = tokio::time::sleep(Duration::from_millis(100)) => {}
         }
     }
