@@ -245,13 +245,11 @@ impl Worker {
     }
 
     /// After a success, the downstream `all_success` tasks this worker
-    /// may claim on its way out, if the store can do it atomically (see
-    /// [`Store::claim_downstream`]), so a chain does not wait for a
-    /// scheduler pass and a claim between its links.
+    /// may claim on its way out (see [`Store::claim_downstream`]), so a
+    /// chain does not wait for a scheduler pass and a claim between its
+    /// links.
     async fn downstream_claims(&self, c: &Claimed) -> Vec<DownstreamClaim> {
-        if self.draining.load(std::sync::atomic::Ordering::SeqCst)
-            || self.store.dialect() != crate::store::Dialect::Sqlite
-        {
+        if self.draining.load(std::sync::atomic::Ordering::SeqCst) {
             return Vec::new();
         }
         let Ok(dag) = self.cache.get(c.run.version_id).await else {

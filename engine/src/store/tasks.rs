@@ -7,6 +7,7 @@ use jiff::Timestamp;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use super::conn::WriteConn;
 use super::logs::{LOG_ROWS_PER_INSERT, LogRow, push_log_insert};
 use super::runs::run_from_row;
 use super::statements::{Arg, Statements};
@@ -232,22 +233,42 @@ impl Store {
     /// it (Airflow's "mini scheduler"). One guarded statement; `None` when
     /// any condition fails, and the scheduler decides as usual.
     ///
-    /// SQLite only: there, one writer at a time makes the guards and the
-    /// update one atomic step. On Postgres two statements could both see
-    /// a free slot, so it returns `None` and the scheduler decides.
+    /// The count of busy tasks must not race another claim in the same run:
+    /// on SQLite one writer at a time makes the guards and the update one
+    /// step; on Postgres the claim first locks the run's row, so claimers of
+    /// one run take turns, and the guarded update (a new statement, a new
+    /// snapshot) sees the claims committed before it.
     pub async fn claim_downstream(
         &self,
         worker_id: &str,
         run_pk: i64,
         claim: &DownstreamClaim,
     ) -> Result<Option<TaskInstance>> {
-        if self.dialect() != Dialect::Sqlite {
-            return Ok(None);
-        }
+        self.claim_downstream_on(&mut self.writes().await?, worker_id, run_pk, claim)
+            .await
+    }
+
+    async fn claim_downstream_on(
+        &self,
+        conn: &mut WriteConn,
+        worker_id: &str,
+        run_pk: i64,
+        claim: &DownstreamClaim,
+    ) -> Result<Option<TaskInstance>> {
         let mut stmts = Statements::new();
+        if self.dialect == Dialect::Postgres {
+            stmts.push(
+                "SELECT id FROM dag_runs WHERE id = $1 FOR UPDATE",
+                vec![Arg::Int(run_pk)],
+            );
+        }
         push_claim_downstream(&mut stmts, worker_id, run_pk, claim);
-        let rows = stmts.fetch_all(&mut *self.writes().await?).await?;
-        rows.first().map(ti_from_row).transpose()
+        let rows = match self.dialect {
+            Dialect::Sqlite => stmts.fetch_all(conn).await?,
+            Dialect::Postgres => conn.fetch_all_atomic(&stmts).await?,
+        };
+        // The lock's row (one column) comes first on Postgres.
+        rows.iter().find(|r| r.columns().len() > 1).map(ti_from_row).transpose()
     }
 
     /// Marks every running try of `worker_id` as alive now, and returns
@@ -368,6 +389,7 @@ impl Store {
         claims: &[DownstreamClaim],
     ) -> Result<(Option<TaskState>, Option<TaskInstance>)> {
         let succeeded = matches!(outcome, TryOutcome::Success { .. });
+        let mut conn = self.writes().await?;
         let mut tried = 0;
         let (state, next) = if self.dialect == Dialect::Sqlite && lines.len() <= LOG_ROWS_PER_INSERT {
             let mut stmts = Statements::new();
@@ -379,7 +401,7 @@ impl Store {
                 push_claim_downstream(&mut stmts, worker_id, run_pk, first);
                 tried = 1;
             }
-            let rows = self.writes().await?.fetch_all_atomic(&stmts).await?;
+            let rows = conn.fetch_all_atomic(&stmts).await?;
             // The report's row has one column (the state), the claim's all
             // of a task instance's; the INSERT returns none.
             let mut state = None;
@@ -400,14 +422,14 @@ impl Store {
                 push_log_insert(&mut stmts, chunk);
             }
             push_finish(&mut stmts, ti_id, try_number, worker_id, outcome);
-            let rows = stmts.fetch_each(&mut *self.writes().await?).await?;
+            let rows = stmts.fetch_each(&mut conn).await?;
             (rows.first().map(finish_state).transpose()?, None)
         };
         if state != Some(TaskState::Success) || next.is_some() {
             return Ok((state, next));
         }
         for claim in claims.iter().skip(tried) {
-            if let Some(ti) = self.claim_downstream(worker_id, run_pk, claim).await? {
+            if let Some(ti) = self.claim_downstream_on(&mut conn, worker_id, run_pk, claim).await? {
                 return Ok((state, Some(ti)));
             }
         }

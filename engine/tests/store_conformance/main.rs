@@ -84,6 +84,7 @@ conformance!(
     tasks::lost_workers_tasks_are_reaped,
     tasks::released_tasks_go_back_to_the_queue,
     tasks::downstream_claims_are_guarded,
+    tasks::racing_downstream_claims_keep_max_active_tasks,
     tasks::batched_reports_are_fenced_one_by_one,
     tasks::a_report_carries_its_lines_and_the_next_claim,
     tasks::transitions_only_from_expected_states,

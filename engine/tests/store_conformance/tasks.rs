@@ -2,7 +2,7 @@
 //! reaping, and the claims a worker makes on its way out of a task.
 
 use super::*;
-use updraft_engine::store::{Dialect, DownstreamClaim};
+use updraft_engine::store::DownstreamClaim;
 
 pub async fn claims_are_exclusive_under_concurrency(store: &Store) {
     let v = dag(store, "fan").await;
@@ -249,13 +249,6 @@ pub async fn downstream_claims_are_guarded(store: &Store) {
         .unwrap();
     assert!(claim(16).await.unwrap().is_none(), "the run is not running yet");
     assert!(store.start_run(run.id).await.unwrap());
-    if store.dialect() == Dialect::Postgres {
-        assert!(
-            claim(16).await.unwrap().is_none(),
-            "Postgres leaves it to the scheduler"
-        );
-        return;
-    }
     // An upstream that has not succeeded blocks it.
     store
         .transition_tasks(&[a], &[TaskState::Success], TaskState::Failed)
@@ -384,8 +377,8 @@ pub async fn a_report_carries_its_lines_and_the_next_claim(store: &Store) {
     assert_eq!(state, Some(TaskState::UpForRetry));
     assert!(claimed.is_none());
     // The retry succeeds: its lines are stored, and the first claimable
-    // task of the list is claimed for w1 (on SQLite; the scheduler's on
-    // Postgres). "c" waits on an upstream that never ran.
+    // task of the list is claimed for w1. "c" waits on an upstream that
+    // never ran.
     store
         .transition_tasks(&[id("a")], &[TaskState::UpForRetry], TaskState::Queued)
         .await
@@ -403,20 +396,12 @@ pub async fn a_report_carries_its_lines_and_the_next_claim(store: &Store) {
         .unwrap();
     assert_eq!(state, Some(TaskState::Success));
     let b = store.task_instance(run.id, "b").await.unwrap().unwrap();
-    match store.dialect() {
-        Dialect::Sqlite => {
-            let claimed = claimed.expect("b is claimed");
-            assert_eq!((claimed.task_id.as_str(), claimed.id), ("b", b.id));
-            assert_eq!(
-                (b.state, b.try_number, b.worker_id.as_deref()),
-                (TaskState::Running, 1, Some("w1"))
-            );
-        }
-        Dialect::Postgres => {
-            assert!(claimed.is_none());
-            assert_eq!(b.state, TaskState::None);
-        }
-    }
+    let claimed = claimed.expect("b is claimed");
+    assert_eq!((claimed.task_id.as_str(), claimed.id), ("b", b.id));
+    assert_eq!(
+        (b.state, b.try_number, b.worker_id.as_deref()),
+        (TaskState::Running, 1, Some("w1"))
+    );
     let c = store.task_instance(run.id, "c").await.unwrap().unwrap();
     assert_eq!(c.state, TaskState::None);
     let first: Vec<String> = store
@@ -437,4 +422,53 @@ pub async fn a_report_carries_its_lines_and_the_next_claim(store: &Store) {
     assert_eq!(second, vec!["second try"]);
     let outputs = store.task_outputs(run.id, &["a"]).await.unwrap();
     assert_eq!(outputs, vec![("a".to_string(), serde_json::json!({"rows": 3}))]);
+}
+
+/// Claims of different tasks of one run, at the same moment, never take the
+/// run past `max_active_tasks`: on Postgres each claim locks the run's row
+/// first, so their counts of busy tasks cannot both miss the other.
+pub async fn racing_downstream_claims_keep_max_active_tasks(store: &Store) {
+    let v = dag(store, "etl").await;
+    for round in 0..9 {
+        let mut tasks = vec![("a", 1)];
+        let names: Vec<String> = (0..16).map(|i| format!("b{i}")).collect();
+        tasks.extend(names.iter().map(|n| (n.as_str(), 1)));
+        let run = store
+            .create_run(&new_run("etl", v, &format!("2024-11-0{}", round + 1), &tasks))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(store.start_run(run.id).await.unwrap());
+        let a = store.task_instance(run.id, "a").await.unwrap().unwrap();
+        store
+            .transition_tasks(&[a.id], &[TaskState::None], TaskState::Success)
+            .await
+            .unwrap();
+        let claims: Vec<_> = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                let store = store.clone();
+                let claim = DownstreamClaim {
+                    task_id: n.clone(),
+                    upstream: vec!["a".into()],
+                    max_active: 2,
+                };
+                tokio::spawn(async move { store.claim_downstream(&format!("w{i}"), run.id, &claim).await })
+            })
+            .collect();
+        let mut claimed = 0;
+        for c in claims {
+            claimed += usize::from(c.await.unwrap().unwrap().is_some());
+        }
+        assert_eq!(claimed, 2, "round {round}: exactly max_active_tasks claimed");
+        let running = store
+            .task_instances(run.id)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|t| t.state == TaskState::Running)
+            .count();
+        assert_eq!(running, 2);
+    }
 }
