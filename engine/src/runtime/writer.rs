@@ -153,12 +153,10 @@ async fn run(store: Store, worker_id: String, sender: String, mut rx: mpsc::Unbo
                 .finish_and_claim(&worker_id, &rows, report, r.run_pk, &r.claims)
                 .await;
             if let Err(e) = &result {
-                // Once more without the lines, which may be what failed (or
-                // were stored before what did): the report matters most.
+                // Once more without the lines and the claim, either of which
+                // may be what failed: the report matters most.
                 tracing::warn!(error = %e, lines = rows.len(), "storing a try's lines and report failed; retrying the report alone");
-                result = store
-                    .finish_and_claim(&worker_id, &[], report, r.run_pk, &r.claims)
-                    .await;
+                result = store.finish_and_claim(&worker_id, &[], report, r.run_pk, &[]).await;
             }
             let _ = r.done.send(result);
         } else {

@@ -429,8 +429,15 @@ impl Store {
             return Ok((state, next));
         }
         for claim in claims.iter().skip(tried) {
-            if let Some(ti) = self.claim_downstream_on(&mut conn, worker_id, run_pk, claim).await? {
-                return Ok((state, Some(ti)));
+            match self.claim_downstream_on(&mut conn, worker_id, run_pk, claim).await {
+                Ok(Some(ti)) => return Ok((state, Some(ti))),
+                Ok(None) => {}
+                // The report is recorded; a claim that failed (a deadlock
+                // on the run's row, say) is the scheduler's to make.
+                Err(e) => {
+                    tracing::warn!(error = %e, task = %claim.task_id, "claiming a downstream task failed; the scheduler will queue it");
+                    break;
+                }
             }
         }
         Ok((state, None))
