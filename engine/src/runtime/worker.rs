@@ -51,6 +51,14 @@ impl WorkerConfig {
     }
 }
 
+/// Waits before recording a try's end again, after the store failed to.
+const REPORT_RETRIES: [Duration; 4] = [
+    Duration::from_millis(500),
+    Duration::from_secs(1),
+    Duration::from_secs(2),
+    Duration::from_secs(4),
+];
+
 type Secrets = std::collections::BTreeMap<String, crate::connection::Connection>;
 type Variables = std::collections::BTreeMap<String, String>;
 
@@ -215,7 +223,8 @@ impl Worker {
                 .iter()
                 .map(|(id, (n, c))| (*id, *n, c.clone()))
                 .collect();
-            match self.store.heartbeat_tasks(&self.config.worker_id).await {
+            let tries: Vec<(i64, u32)> = before.iter().map(|(id, n, _)| (*id, *n)).collect();
+            match self.store.heartbeat_tasks(&self.config.worker_id, &tries).await {
                 Ok(owned) => stop_taken_away(&before, &owned),
                 Err(e) => tracing::error!(error = %e, "task heartbeat failed"),
             }
@@ -277,6 +286,9 @@ impl Worker {
 
     async fn execute_in_span(&self, claimed: Claimed, hard_stop: CancellationToken) -> Option<Claimed> {
         let ti = claimed.ti.clone();
+        // Heartbeated from here until its report is stored (or given up on).
+        let cancel = hard_stop.child_token();
+        let _active = ActiveTry::register(&self.active, ti.id, ti.try_number, cancel.clone());
         let secrets = self.secrets().await;
         let ((connections, variables), masker) = match secrets {
             Ok((mut c, mut v)) => {
@@ -300,7 +312,7 @@ impl Worker {
             masker: Arc::new(masker.clone()),
         };
         let ending = self
-            .attempt(&claimed, log, hard_stop, connections, variables, &masker)
+            .attempt(&claimed, log, (&hard_stop, cancel), connections, variables, &masker)
             .await;
         match ending {
             Ending::Release => {
@@ -331,10 +343,22 @@ impl Worker {
         claims: Vec<DownstreamClaim>,
     ) -> Option<Claimed> {
         let ti = &claimed.ti;
-        match writer
-            .finish(claimed.run.id, ti.id, ti.try_number, outcome, claims)
-            .await
-        {
+        let mut result = writer
+            .finish(claimed.run.id, ti.id, ti.try_number, outcome.clone(), claims)
+            .await;
+        // The store did not answer (it is down, or another process held
+        // SQLite's write lock past the busy timeout): try again for a while
+        // rather than have a finished try reaped and run again. The try is
+        // heartbeated meanwhile.
+        for wait in REPORT_RETRIES {
+            let Err(e) = &result else { break };
+            tracing::warn!(error = %e, retry_in = ?wait, "recording the try failed; retrying");
+            tokio::time::sleep(wait).await;
+            result = writer
+                .finish(claimed.run.id, ti.id, ti.try_number, outcome.clone(), Vec::new())
+                .await;
+        }
+        match result {
             Ok((Some(state), claimed_next)) => {
                 tracing::info!(%state, "try ended");
                 let next = claimed_next.map(|ti| Claimed {
@@ -362,7 +386,7 @@ impl Worker {
                 None
             }
             Err(e) => {
-                tracing::error!(error = %e, "recording the try failed");
+                tracing::error!(error = %e, "recording the try failed; it will be reaped and retried by its policy");
                 self.signals.task_ended(claimed.run.id);
                 None
             }
@@ -374,7 +398,8 @@ impl Worker {
         &self,
         c: &Claimed,
         log: LineLog,
-        hard_stop: CancellationToken,
+        // The worker's hard stop, and this try's token (a child of it).
+        (hard_stop, cancel): (&CancellationToken, CancellationToken),
         connections: std::collections::BTreeMap<String, crate::connection::Connection>,
         variables: std::collections::BTreeMap<String, String>,
         masker: &Masker,
@@ -451,8 +476,6 @@ impl Worker {
                 });
             }
         };
-        let cancel = hard_stop.child_token();
-        let _active = ActiveTry::register(&self.active, c.ti.id, c.ti.try_number, cancel.clone());
         let sink_log = log.clone();
         let task_ctx = TaskContext {
             dag_id: c.run.dag_id.clone(),

@@ -271,21 +271,34 @@ impl Store {
         rows.iter().find(|r| r.columns().len() > 1).map(ti_from_row).transpose()
     }
 
-    /// Marks every running try of `worker_id` as alive now, and returns
-    /// them as `(ti_id, try_number)`: a try the worker runs that is missing
-    /// here was taken away (cleared, marked or reaped) and should stop.
-    pub async fn heartbeat_tasks(&self, worker_id: &str) -> Result<Vec<(i64, u32)>> {
-        let rows = sqlx::query(
-            "UPDATE task_instances SET heartbeat = $1 WHERE worker_id = $2 AND state = 'running' \
+    /// Marks the running tries a worker still runs (`(ti_id, try_number)`)
+    /// as alive now, and returns those the store still lists as the
+    /// worker's: one missing from the answer was taken away (cleared,
+    /// marked or reaped) and should stop. A try of the worker's that it no
+    /// longer runs (its report could not be stored) is not kept alive: it is
+    /// reaped once its heartbeat is stale, and retried by its policy.
+    pub async fn heartbeat_tasks(&self, worker_id: &str, tries: &[(i64, u32)]) -> Result<Vec<(i64, u32)>> {
+        if tries.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "UPDATE task_instances SET heartbeat = $1 WHERE worker_id = $2 AND state = 'running' AND id IN ({}) \
              RETURNING id, try_number",
-        )
-        .bind(now_us())
-        .bind(worker_id)
-        .fetch_all(&mut *self.writes().await?)
-        .await?;
-        rows.iter()
-            .map(|r| Ok((r.try_get::<i64, _>(0)?, r.try_get::<i64, _>(1)? as u32)))
-            .collect()
+            id_list(&tries.iter().map(|(id, _)| *id).collect::<Vec<_>>())
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(now_us())
+            .bind(worker_id)
+            .fetch_all(&mut *self.writes().await?)
+            .await?;
+        let mut owned = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let try_ = (r.try_get::<i64, _>(0)?, r.try_get::<i64, _>(1)? as u32);
+            if tries.contains(&try_) {
+                owned.push(try_);
+            }
+        }
+        Ok(owned)
     }
 
     /// Records how a try ended. Returns the new state, or `None` when the

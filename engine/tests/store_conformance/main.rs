@@ -83,6 +83,7 @@ conformance!(
     tasks::retries_then_failure,
     tasks::lost_workers_tasks_are_reaped,
     tasks::released_tasks_go_back_to_the_queue,
+    tasks::only_the_tries_a_worker_runs_are_kept_alive,
     tasks::downstream_claims_are_guarded,
     tasks::racing_downstream_claims_keep_max_active_tasks,
     tasks::batched_reports_are_fenced_one_by_one,

@@ -167,7 +167,12 @@ pub async fn lost_workers_tasks_are_reaped(store: &Store) {
     let reaped = store.reap_lost_tasks(far_future, &["alive".to_string()]).await.unwrap();
     assert_eq!(reaped.len(), 1);
     assert_eq!(reaped[0].task_id, "c");
-    assert_eq!(store.heartbeat_tasks("alive").await.unwrap(), vec![]);
+    let c = &alive[0].ti;
+    assert_eq!(
+        store.heartbeat_tasks("alive", &[(c.id, c.try_number)]).await.unwrap(),
+        vec![],
+        "a reaped try is no longer the worker's"
+    );
 }
 
 pub async fn released_tasks_go_back_to_the_queue(store: &Store) {
@@ -179,7 +184,15 @@ pub async fn released_tasks_go_back_to_the_queue(store: &Store) {
         .unwrap();
     queue_all(store, run.id).await;
     let c = store.claim("w1", 1).await.unwrap().remove(0);
-    assert_eq!(store.heartbeat_tasks("w1").await.unwrap(), vec![(c.ti.id, 1)]);
+    assert_eq!(
+        store.heartbeat_tasks("w1", &[(c.ti.id, 1)]).await.unwrap(),
+        vec![(c.ti.id, 1)]
+    );
+    assert_eq!(
+        store.heartbeat_tasks("w1", &[(c.ti.id, 2)]).await.unwrap(),
+        vec![],
+        "another try of the task is not this one"
+    );
     assert_eq!(store.release_tasks("w1", &[c.ti.id]).await.unwrap(), 1);
     let again = store.claim("w2", 1).await.unwrap().remove(0);
     assert_eq!(
@@ -471,4 +484,37 @@ pub async fn racing_downstream_claims_keep_max_active_tasks(store: &Store) {
             .count();
         assert_eq!(running, 2);
     }
+}
+
+/// A worker keeps alive only the tries it still runs: one whose report it
+/// could not store goes stale and is reaped (then retried by its policy)
+/// instead of staying `running` for as long as the worker lives.
+pub async fn only_the_tries_a_worker_runs_are_kept_alive(store: &Store) {
+    let v = dag(store, "etl").await;
+    let run = store
+        .create_run(&new_run("etl", v, "2024-11-01", &[("a", 2), ("b", 1)]))
+        .await
+        .unwrap()
+        .unwrap();
+    queue_all(store, run.id).await;
+    let claimed = store.claim("w1", 2).await.unwrap();
+    let by = |t: &str| claimed.iter().find(|c| c.ti.task_id == t).unwrap().ti.clone();
+    let (a, b) = (by("a"), by("b"));
+    let before = store.task_instance(run.id, "a").await.unwrap().unwrap().heartbeat;
+    // The worker still runs b only.
+    assert_eq!(
+        store.heartbeat_tasks("w1", &[(b.id, 1)]).await.unwrap(),
+        vec![(b.id, 1)]
+    );
+    let a_now = store.task_instance(run.id, "a").await.unwrap().unwrap();
+    assert_eq!(a_now.heartbeat, before, "a is not kept alive");
+    let b_now = store.task_instance(run.id, "b").await.unwrap().unwrap();
+    assert!(b_now.heartbeat > before);
+    // Reaped by its stale heartbeat although its worker is alive.
+    let reaped = store
+        .reap_lost_tasks(b_now.heartbeat.unwrap(), &["w1".to_string()])
+        .await
+        .unwrap();
+    assert_eq!(reaped.iter().map(|r| r.ti_id).collect::<Vec<_>>(), vec![a.id]);
+    assert!(reaped[0].retried);
 }
