@@ -261,16 +261,40 @@ pub async fn login(
     Form(f): Form<LoginForm>,
 ) -> WebResult<Response> {
     let store = state.store();
+    let now = std::time::Instant::now();
+    if let Some(wait) = state.logins().locked(&f.username, now) {
+        tracing::warn!(user = %f.username, "login refused: too many failed attempts");
+        let mut r = html(&LoginPage {
+            csrf: csrf.0,
+            next: safe_next(f.next.as_deref()),
+            error: Some(format!(
+                "too many failed logins for this user name; try again in {} minute(s)",
+                wait.as_secs().div_ceil(60)
+            )),
+            user: None,
+        })
+        .into_response();
+        *r.status_mut() = axum::http::StatusCode::TOO_MANY_REQUESTS;
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(wait.as_secs().max(1)));
+        return Ok(r);
+    }
     let hash = store.user_password_hash(&f.username).await?;
-    // Verify against a dummy hash for unknown users, so timing does not tell.
-    let ok = match &hash {
-        Some(h) => verify_password(&f.password, h),
+    // Verify against a dummy hash for unknown users, so timing does not
+    // tell. Argon2 takes tens of milliseconds of CPU on purpose: off the
+    // runtime's threads, which also run the scheduler and workers.
+    let password = f.password.clone();
+    let ok = tokio::task::spawn_blocking(move || match &hash {
+        Some(h) => verify_password(&password, h),
         None => {
-            let _ = verify_password(&f.password, DUMMY_HASH);
+            let _ = verify_password(&password, DUMMY_HASH);
             false
         }
-    };
+    })
+    .await
+    .unwrap_or(false);
     if !ok {
+        state.logins().failed(&f.username, now);
         let mut r = html(&LoginPage {
             csrf: csrf.0,
             next: safe_next(f.next.as_deref()),
@@ -281,6 +305,7 @@ pub async fn login(
         *r.status_mut() = axum::http::StatusCode::UNAUTHORIZED;
         return Ok(r);
     }
+    state.logins().succeeded(&f.username);
     let session = random_token();
     let expires = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(SESSION_HOURS);
     store

@@ -6,6 +6,7 @@ mod actions;
 mod api;
 pub mod auth;
 mod graph;
+mod limit;
 mod pages;
 mod views;
 
@@ -40,13 +41,18 @@ pub struct WebParams {
 #[derive(Debug, Clone)]
 pub struct AppState {
     inner: Arc<WebParams>,
+    logins: Arc<limit::LoginLimiter>,
 }
 
 impl AppState {
     pub fn new(params: WebParams) -> Self {
         AppState {
             inner: Arc::new(params),
+            logins: Arc::default(),
         }
+    }
+    pub(crate) fn logins(&self) -> &limit::LoginLimiter {
+        &self.logins
     }
     pub(crate) fn store(&self) -> &Store {
         &self.inner.store

@@ -496,3 +496,39 @@ async fn import_errors_are_listed_with_file_and_line() {
         page.body
     );
 }
+
+#[tokio::test]
+async fn repeated_failed_logins_lock_the_name_out() {
+    let f = fixture().await;
+    for user in ["ada", "bob"] {
+        f.store
+            .set_user(user, &updraft_web::auth::hash_password("correct horse"))
+            .await
+            .unwrap();
+    }
+    let app = f.app(true);
+    for _ in 0..5 {
+        let bad = post_form(&app, "/login", "username=ada&password=guess&next=/dags").await;
+        assert_eq!(bad.status, 401);
+    }
+    // Locked: even the right password is not checked.
+    let locked = post_form(&app, "/login", "username=Ada&password=correct+horse&next=/dags").await;
+    assert_eq!(locked.status, 429, "{}", locked.body);
+    assert!(locked.body.contains("too many failed logins"));
+    let retry_after: u64 = locked.headers[header::RETRY_AFTER].to_str().unwrap().parse().unwrap();
+    assert!((1..=15 * 60).contains(&retry_after));
+    assert!(locked.set_cookie("updraft_session").is_none());
+    // Another name is not affected; an unknown one counts like a known one.
+    let bob = post_form(&app, "/login", "username=bob&password=correct+horse&next=/dags").await;
+    assert_eq!(bob.status, 303);
+    for _ in 0..5 {
+        assert_eq!(
+            post_form(&app, "/login", "username=nobody&password=x").await.status,
+            401
+        );
+    }
+    assert_eq!(
+        post_form(&app, "/login", "username=nobody&password=x").await.status,
+        429
+    );
+}
