@@ -149,6 +149,7 @@ pub fn router(state: AppState) -> Router {
         .route("/dags/{dag_id}", get(pages::dag))
         .route("/dags/{dag_id}/live", get(pages::live_fragment))
         .route("/dags/{dag_id}/runs/{run_id}", get(pages::run))
+        .route("/dags/{dag_id}/runs/{run_id}/live", get(pages::run_live_fragment))
         .route("/dags/{dag_id}/runs/{run_id}/tasks/{task_id}", get(pages::task))
         .route(
             "/dags/{dag_id}/runs/{run_id}/tasks/{task_id}/logs/stream",

@@ -329,21 +329,43 @@ pub async fn run(
     Path((dag_id, run_id)): Path<(String, String)>,
 ) -> WebResult<Html<String>> {
     let run = load_run(&state, &dag_id, &run_id).await?;
-    let tis = state.store().task_instances(run.id).await?;
     let conf = masker(&state)
         .await
         .mask_json(serde_json::Value::Object(run.conf.clone()));
     Ok(html(&RunPage {
-        run: RunRow::new(&run),
-        interval_start: when(Some(run.data_interval_start)),
-        interval_end: when(Some(run.data_interval_end)),
+        poll: format!("/dags/{dag_id}/runs/{}/live", seg(&run.run_id)),
+        live: run_live(&state, &dag_id, &run, &csrf).await?,
         conf: serde_json::to_string_pretty(&conf).unwrap_or_default(),
-        gantt_svg: gantt_svg(&tis),
-        tis: tis.iter().map(TiRow::new).collect(),
+        run_id: run.run_id,
         dag_id,
         user: Some(user.0),
         csrf: csrf.0,
     }))
+}
+
+async fn run_live(state: &AppState, dag_id: &str, run: &DagRun, csrf: &Csrf) -> WebResult<RunLive> {
+    let tis = state.store().task_instances(run.id).await?;
+    Ok(RunLive {
+        dag_id: dag_id.to_string(),
+        run: RunRow::new(run),
+        finished: run.state.is_finished(),
+        interval_start: when(Some(run.data_interval_start)),
+        interval_end: when(Some(run.data_interval_end)),
+        gantt_svg: gantt_svg(&tis),
+        tis: tis.iter().map(TiRow::new).collect(),
+        csrf: csrf.0.clone(),
+    })
+}
+
+/// A run's changing part alone, for the run page's script to refresh in
+/// place.
+pub async fn run_live_fragment(
+    State(state): State<AppState>,
+    Extension(csrf): Extension<Csrf>,
+    Path((dag_id, run_id)): Path<(String, String)>,
+) -> WebResult<Html<String>> {
+    let run = load_run(&state, &dag_id, &run_id).await?;
+    Ok(html(&run_live(&state, &dag_id, &run, &csrf).await?))
 }
 
 #[derive(Debug, Default, serde::Deserialize)]

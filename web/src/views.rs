@@ -192,13 +192,28 @@ impl TiRow {
 #[template(path = "run.html")]
 pub struct RunPage {
     pub dag_id: String,
+    pub run_id: String,
+    pub live: RunLive,
+    /// Where the page's script reads `live` again while the run is active.
+    pub poll: String,
+    pub conf: String,
+    pub user: Option<String>,
+    pub csrf: String,
+}
+
+/// The part of a run's page that changes while it runs: its state and
+/// times, the task table, the timeline. Served alone for the page's script.
+#[derive(Template)]
+#[template(path = "run_live.html")]
+pub struct RunLive {
+    pub dag_id: String,
     pub run: RunRow,
+    /// The run ended: the script stops reading it again.
+    pub finished: bool,
     pub interval_start: String,
     pub interval_end: String,
-    pub conf: String,
     pub tis: Vec<TiRow>,
     pub gantt_svg: String,
-    pub user: Option<String>,
     pub csrf: String,
 }
 

@@ -1,19 +1,23 @@
 // Updraft UI: a little live behaviour on top of pages that work without it.
-// The grid refreshes itself while runs are active; a running task's log
-// follows live over server-sent events.
+// The DAG page's grid and graph refresh themselves, and so does a run's page
+// until the run ends; a running task's log follows live over server-sent
+// events.
 (function () {
   "use strict";
 
-  function pollGrid(box) {
+  // Reads the box's fragment again every 1.5 s, until the fragment marks
+  // itself finished (a run's page once the run ended).
+  function poll(box) {
     var url = box.getAttribute("data-poll");
+    function finished() { return box.querySelector("[data-finished]") !== null; }
     function tick() {
       fetch(url, { credentials: "same-origin" })
         .then(function (r) { return r.ok ? r.text() : null; })
         .then(function (html) { if (html !== null) { box.innerHTML = html; } })
         .catch(function () {})
-        .finally(function () { setTimeout(tick, 1500); });
+        .finally(function () { if (!finished()) { setTimeout(tick, 1500); } });
     }
-    setTimeout(tick, 1500);
+    if (!finished()) { setTimeout(tick, 1500); }
   }
 
   function followLog(pre) {
@@ -37,8 +41,8 @@
   }
 
   document.addEventListener("DOMContentLoaded", function () {
-    var box = document.getElementById("grid-box");
-    if (box) { pollGrid(box); }
+    var boxes = document.querySelectorAll("[data-poll]");
+    for (var i = 0; i < boxes.length; i++) { poll(boxes[i]); }
     var log = document.querySelector("pre.log[data-follow]");
     if (log) { followLog(log); }
   });

@@ -188,6 +188,16 @@ async fn trigger_watch_the_grid_and_follow_a_log() {
         std::fs::write(Path::new(&path), c.screenshot().await.unwrap()).unwrap();
     }
 
+    // The first run's page is final: it says so and stops reading.
+    let first = store.list_runs("etl", 5).await.unwrap().remove(0);
+    c.goto(&format!("{base}/dags/etl/runs/{}", common::enc(&first.run_id)))
+        .await
+        .unwrap();
+    c.wait()
+        .for_element(Locator::Css("#run-box [data-finished]"))
+        .await
+        .unwrap();
+
     // A second run; open its slow task at once and watch the log arrive.
     c.goto(&format!("{base}/dags/etl")).await.unwrap();
     c.find(Locator::Css("input[name=logical_date]"))
@@ -243,6 +253,37 @@ async fn trigger_watch_the_grid_and_follow_a_log() {
     .await;
     let text = c.find(Locator::Css("pre#log")).await.unwrap().text().await.unwrap();
     assert!(text.contains("extract starts"), "{text}");
+
+    // Rerun the second run from its slow first task with the run page's own
+    // button: the page it lands on follows the run to its end without a
+    // reload.
+    c.goto(&format!("{base}/dags/etl/runs/{seg}")).await.unwrap();
+    c.find(Locator::XPath(
+        "//tr[@id='ti-extract']//form[.//input[@name='downstream']]/button",
+    ))
+    .await
+    .unwrap()
+    .click()
+    .await
+    .unwrap();
+    c.wait().for_element(Locator::Css("#run-box")).await.unwrap();
+    c.execute("window.__updraft_marker = 7;", vec![]).await.unwrap();
+    assert!(
+        c.find(Locator::Css("#run-box [data-finished]")).await.is_err(),
+        "the rerun takes two seconds: the page opened on it running"
+    );
+    until(
+        "the run page to show the rerun's end",
+        Duration::from_secs(60),
+        || async {
+            let finished = c.find(Locator::Css("#run-box [data-finished]")).await.is_ok();
+            let load_ok = c.find(Locator::Css("#ti-load .s-success")).await.is_ok();
+            finished && load_ok
+        },
+    )
+    .await;
+    let marker = c.execute("return window.__updraft_marker;", vec![]).await.unwrap();
+    assert_eq!(marker, serde_json::json!(7), "the run page updated without a reload");
 
     c.close().await.unwrap();
     stop.notify_waiters();

@@ -94,6 +94,22 @@ async fn every_page_renders() {
     let run_page = get(&app, &format!("/dags/etl/runs/{}", enc(&run_id))).await;
     assert_eq!(run_page.status, 200, "{}", run_page.body);
     assert!(run_page.body.contains("svg") && run_page.body.contains("&#34;k&#34;: 1"));
+    let live_path = format!("/dags/etl/runs/{}/live", enc(&run_id));
+    assert!(
+        run_page.body.contains(&format!("data-poll=\"{live_path}\"")),
+        "the page refreshes its live part"
+    );
+    let live = get(&app, &live_path).await;
+    assert_eq!(live.status, 200);
+    assert!(
+        live.body.contains("id=\"ti-extract\"") && live.body.contains("s-success") && !live.body.contains("<html"),
+        "{}",
+        live.body
+    );
+    assert!(
+        !live.body.contains("data-finished"),
+        "the run is still going: the page keeps reading"
+    );
 
     let task = get(&app, &format!("/dags/etl/runs/{}/tasks/extract", enc(&run_id))).await;
     assert_eq!(task.status, 200);
@@ -146,6 +162,7 @@ async fn unknown_ids_are_404() {
         "/dags/nope".to_string(),
         "/dags/nope/live".into(),
         "/dags/etl/runs/nope".into(),
+        "/dags/etl/runs/nope/live".into(),
         format!("/dags/etl/runs/{}/tasks/nope", enc(&run_id)),
         "/no/such/page".into(),
         "/dags/etl?run=nope".into(),
