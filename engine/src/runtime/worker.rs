@@ -380,10 +380,17 @@ impl Worker {
                 self.signals.task_states(std::iter::once(ended).chain(started));
                 next
             }
-            Ok((None, _)) => {
+            Ok((None, claimed_next)) => {
                 tracing::warn!("the try was taken away meanwhile; its result is dropped");
                 self.signals.task_ended(claimed.run.id);
-                None
+                // A user marked this try success while it ran: the task
+                // after it may have been claimed for this worker all the
+                // same, and is run here.
+                // (The scheduler reads the run again: it sees that one.)
+                claimed_next.map(|ti| Claimed {
+                    ti,
+                    run: claimed.run.clone(),
+                })
             }
             Err(e) => {
                 tracing::error!(error = %e, "recording the try failed; it will be reaped and retried by its policy");
@@ -559,6 +566,7 @@ fn stop_taken_away(tries: &[(i64, u32, CancellationToken)], owned: &[(i64, u32)]
 struct ActiveTry<'a> {
     active: &'a std::sync::Mutex<HashMap<i64, (u32, CancellationToken)>>,
     ti_id: i64,
+    try_number: u32,
 }
 
 impl<'a> ActiveTry<'a> {
@@ -569,13 +577,22 @@ impl<'a> ActiveTry<'a> {
         cancel: CancellationToken,
     ) -> Self {
         active.lock().expect("active lock").insert(ti_id, (try_number, cancel));
-        ActiveTry { active, ti_id }
+        ActiveTry {
+            active,
+            ti_id,
+            try_number,
+        }
     }
 }
 
 impl Drop for ActiveTry<'_> {
     fn drop(&mut self) {
-        self.active.lock().expect("active lock").remove(&self.ti_id);
+        let mut active = self.active.lock().expect("active lock");
+        // The task's next try may have started here meanwhile (this one
+        // lingered retrying its report): leave that one registered.
+        if active.get(&self.ti_id).is_some_and(|(n, _)| *n == self.try_number) {
+            active.remove(&self.ti_id);
+        }
     }
 }
 

@@ -153,9 +153,13 @@ async fn run(store: Store, worker_id: String, sender: String, mut rx: mpsc::Unbo
                 .finish_and_claim(&worker_id, &rows, report, r.run_pk, &r.claims)
                 .await;
             if let Err(e) = &result {
-                // Once more without the lines and the claim, either of which
-                // may be what failed: the report matters most.
-                tracing::warn!(error = %e, lines = rows.len(), "storing a try's lines and report failed; retrying the report alone");
+                // The lines (of every try in the batch) and the report on
+                // their own, without the claim: on SQLite nothing of the
+                // failed query was kept.
+                tracing::warn!(error = %e, lines = rows.len(), "storing a try's lines and report failed; retrying them apart");
+                if let Err(e) = store.append_log_rows(&rows).await {
+                    tracing::error!(error = %e, lines = rows.len(), "storing log lines failed");
+                }
                 result = store.finish_and_claim(&worker_id, &[], report, r.run_pk, &[]).await;
             }
             let _ = r.done.send(result);
@@ -198,9 +202,9 @@ async fn finish_many(store: &Store, worker_id: &str, reports: Vec<Report>) {
             for (r, state) in reports.into_iter().zip(states) {
                 let next = match state {
                     Some(TaskState::Success) => claim_first(store, worker_id, r.run_pk, &r.claims).await,
-                    _ => Ok(None),
+                    _ => None,
                 };
-                let _ = r.done.send(next.map(|n| (state, n)));
+                let _ = r.done.send(Ok((state, next)));
             }
         }
         Err(e) => {
@@ -217,16 +221,19 @@ async fn finish_many(store: &Store, worker_id: &str, reports: Vec<Report>) {
     }
 }
 
-async fn claim_first(
-    store: &Store,
-    worker_id: &str,
-    run_pk: i64,
-    claims: &[DownstreamClaim],
-) -> Result<Option<TaskInstance>, StoreError> {
+/// The first of `claims` that can be claimed. The report is recorded
+/// already: a claim that fails (a deadlock on the run's row, say) is left
+/// to the scheduler.
+async fn claim_first(store: &Store, worker_id: &str, run_pk: i64, claims: &[DownstreamClaim]) -> Option<TaskInstance> {
     for claim in claims {
-        if let Some(ti) = store.claim_downstream(worker_id, run_pk, claim).await? {
-            return Ok(Some(ti));
+        match store.claim_downstream(worker_id, run_pk, claim).await {
+            Ok(Some(ti)) => return Some(ti),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, task = %claim.task_id, "claiming a downstream task failed; the scheduler will queue it");
+                return None;
+            }
         }
     }
-    Ok(None)
+    None
 }

@@ -1,24 +1,32 @@
-//! SQLite's WAL checkpoints, off the writers' path.
+//! SQLite's WAL checkpoints, off the commits' path.
 //!
 //! By default SQLite checkpoints when a commit takes the WAL past 1,000
 //! pages, inside that commit: the worker that records a task's end would
 //! wait for the database file to be written and synced (milliseconds)
-//! every hundred tasks or so. The write connection turns that off
-//! (`wal_autocheckpoint = 0`), and this task checkpoints from a reading
-//! connection instead, as often as the WAL fills: `PASSIVE`, so it never
-//! waits for a reader or holds up a writer. It stops when the last handle
-//! on the store is dropped. (SQLite also checkpoints when the last
-//! connection to the file closes.)
+//! every hundred tasks or so. Here a task checkpoints instead, every 500 ms
+//! (every 50 ms while writes pour in), on the write connection while it
+//! holds it: no commit of ours runs meanwhile, so the checkpoint can copy
+//! the whole WAL and the next write starts it again from the top (a
+//! checkpoint racing commits would leave the WAL never fully copied, never
+//! restarted, growing without end). The write connection keeps an
+//! automatic checkpoint only as a backstop, at 10,000 pages, and the WAL
+//! file is cut back to 64 MiB when it restarts. The task stops when the
+//! last handle on the store drops, or when the store is closed. (SQLite
+//! also checkpoints when the last connection to the file closes.)
 
 use std::time::Duration;
 
-use sqlx::{AnyPool, Row};
+use sqlx::Row;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
-/// How often the WAL is checkpointed while it stays small.
+use super::conn::Writes;
+
+/// The write connection's own checkpoint, a backstop (pages).
+pub(crate) const BACKSTOP_PAGES: i64 = 10_000;
+/// How often the WAL is checkpointed while it grows slowly.
 const QUIET: Duration = Duration::from_millis(500);
-/// While writes pour in, sooner: the WAL grew past this many frames since
-/// the last checkpoint.
+/// Sooner while it grows fast: by more than this many frames between two
+/// checkpoints.
 const BUSY_FRAMES: i64 = 1_000;
 const BUSY: Duration = Duration::from_millis(50);
 
@@ -32,24 +40,29 @@ pub(crate) struct Checkpointer {
 }
 
 /// Starts the checkpointer.
-pub(crate) fn spawn(reads: AnyPool) -> Checkpointer {
+pub(crate) fn spawn(writes: Writes) -> Checkpointer {
     let stop = CancellationToken::new();
     let token = stop.clone();
     let (seen_tx, seen) = tokio::sync::watch::channel(0);
     tokio::spawn(async move {
         let mut wait = QUIET;
+        // The WAL's size at the last checkpoint, to tell how fast it grows.
+        let mut last = 0;
         loop {
             tokio::select! {
                 () = token.cancelled() => return,
                 () = tokio::time::sleep(wait) => {}
             }
-            let result = checkpoint(&reads).await;
-            if let Ok((_, copied)) = result {
-                seen_tx.send_modify(|n| *n += copied);
-            }
+            let result = checkpoint(&writes).await;
             wait = match result {
-                Ok((frames, _)) if frames > BUSY_FRAMES => BUSY,
-                Ok(_) => QUIET,
+                Ok((frames, copied)) => {
+                    seen_tx.send_modify(|n| *n += copied);
+                    // A smaller WAL restarted since: all of it is new.
+                    let grown = if frames >= last { frames - last } else { frames };
+                    last = frames;
+                    if grown > BUSY_FRAMES { BUSY } else { QUIET }
+                }
+                Err(super::StoreError::Db(sqlx::Error::PoolClosed)) => return,
                 Err(e) => {
                     tracing::warn!(error = %e, "WAL checkpoint failed");
                     QUIET
@@ -63,10 +76,13 @@ pub(crate) fn spawn(reads: AnyPool) -> Checkpointer {
     }
 }
 
-/// One passive checkpoint; returns how many frames the WAL held and how
-/// many of them are now copied to the database.
-async fn checkpoint(reads: &AnyPool) -> Result<(i64, i64), sqlx::Error> {
-    let row = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").fetch_one(reads).await?;
+/// One passive checkpoint on the write connection; returns how many frames
+/// the WAL held and how many of them are now copied to the database.
+async fn checkpoint(writes: &Writes) -> Result<(i64, i64), super::StoreError> {
+    let mut conn = writes.acquire().await?;
+    let row = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+        .fetch_one(&mut *conn)
+        .await?;
     Ok((row.try_get(1)?, row.try_get(2)?))
 }
 
@@ -77,7 +93,7 @@ mod tests {
     use crate::store::Store;
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn the_wal_is_checkpointed_off_the_write_connection() {
+    async fn the_wal_is_checkpointed_and_restarted_under_steady_writes() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::connect(&format!("sqlite://{}/c.db", dir.path().display()))
             .await
@@ -87,15 +103,35 @@ mod tests {
             .fetch_one(&mut *store.writes().await.unwrap())
             .await
             .unwrap();
-        assert_eq!(autocheckpoint, 0, "commits never checkpoint");
+        assert_eq!(
+            autocheckpoint,
+            super::BACKSTOP_PAGES,
+            "commits checkpoint only as a backstop"
+        );
         let mut seen = store._checkpointer.as_ref().unwrap().seen.clone();
-        // Each commit adds at least a frame.
-        for i in 0..1_500 {
-            store.set_variable(&format!("v{i}"), "x").await.unwrap();
+        // Commits without a pause for two seconds: the checkpoints land
+        // between them.
+        let start = std::time::Instant::now();
+        let mut commits = 0u64;
+        while start.elapsed() < Duration::from_secs(2) {
+            store.set_variable(&format!("v{commits}"), "x").await.unwrap();
+            commits += 1;
         }
-        tokio::time::timeout(Duration::from_secs(20), seen.wait_for(|copied| *copied >= 1_500))
+        tokio::time::timeout(Duration::from_secs(20), seen.wait_for(|copied| *copied >= 1_000))
             .await
-            .expect("a checkpoint took the grown WAL")
+            .expect("checkpoints copied what the commits wrote")
             .unwrap();
+        // The WAL restarts at each checkpoint instead of growing with every
+        // commit (or, at best, up to the backstop): what it holds now is what
+        // came since the last one.
+        let row = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        let frames: i64 = sqlx::Row::try_get(&row, 1).unwrap();
+        assert!(
+            frames < super::BACKSTOP_PAGES / 2,
+            "{frames} frames in the WAL after {commits} commits"
+        );
     }
 }

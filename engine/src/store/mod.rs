@@ -116,10 +116,16 @@ impl Store {
                 let reads = sqlite_pool(8).connect_with(opts.clone()).await?;
                 let mut write = opts.connect().await?;
                 sqlite_pragmas(&mut write).await?;
-                // Checkpoints happen off the writers' path (see checkpoint).
-                sqlx::query("PRAGMA wal_autocheckpoint = 0").execute(&mut write).await?;
-                checkpointer = Some(std::sync::Arc::new(checkpoint::spawn(reads.clone())));
-                (reads, Writes::single(write))
+                // Checkpoints happen off the commits' path (see checkpoint).
+                for pragma in [
+                    format!("PRAGMA wal_autocheckpoint = {}", checkpoint::BACKSTOP_PAGES),
+                    format!("PRAGMA journal_size_limit = {}", 64 << 20),
+                ] {
+                    sqlx::query(sqlx::AssertSqlSafe(pragma)).execute(&mut write).await?;
+                }
+                let writes = Writes::single(write);
+                checkpointer = Some(std::sync::Arc::new(checkpoint::spawn(writes.clone())));
+                (reads, writes)
             }
             Dialect::Postgres => {
                 let opts = AnyConnectOptions::from_str(url)?;

@@ -37,6 +37,10 @@ pub async fn run(config: &ShellConfig, ctx: &TaskContext) -> Result<Output, Task
             .unwrap_or_default();
         TaskError::Failed(format!("cannot start bash{place}: {e}"))
     })?;
+    // Kept from the start: once the shell is reaped its pid is gone from
+    // `child`, but what it started in the background may still hold the
+    // pipes open (the try goes on until they close) and must be stopped too.
+    let group = child.id().map(|pid| Pid::from_raw(pid as i32));
     let stdout = child.stdout.take().expect("stdout is piped");
     let stderr = child.stderr.take().expect("stderr is piped");
     // The pumps and the wait are polled together in this task: no tasks of
@@ -60,7 +64,7 @@ pub async fn run(config: &ShellConfig, ctx: &TaskContext) -> Result<Output, Task
     let Some((status, last_line)) = ended else {
         // Reading stopped (what is left in the pipes is dropped); stop the
         // process group.
-        stop(&mut child).await;
+        stop(&mut child, group).await;
         return Err(TaskError::Cancelled);
     };
     let status = status.map_err(|e| TaskError::Failed(format!("waiting for bash: {e}")))?;
@@ -83,9 +87,8 @@ fn describe_failure(status: ExitStatus) -> String {
 }
 
 /// SIGTERM to the whole group, SIGKILL after the grace period.
-async fn stop(child: &mut Child) {
-    let Some(pid) = child.id() else { return };
-    let group = Pid::from_raw(pid as i32);
+async fn stop(child: &mut Child, group: Option<Pid>) {
+    let Some(group) = group else { return };
     let _ = killpg(group, Signal::SIGTERM);
     if tokio::time::timeout(GRACE, child.wait()).await.is_err() {
         let _ = killpg(group, Signal::SIGKILL);

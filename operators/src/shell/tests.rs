@@ -137,3 +137,40 @@ fn validate_rejects_empty_command() {
         vec!["`command` is empty".to_string()]
     );
 }
+
+#[tokio::test]
+async fn a_cancel_after_the_shell_exited_stops_what_it_left_holding_the_pipes() {
+    let (mut ctx, _) = ctx();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    ctx.log = LogSink::new(move |_, l| {
+        let _ = tx.send(l.to_string());
+    });
+    let cancel = ctx.cancel.clone();
+    // The shell exits at once; the background sleep keeps stdout open, so
+    // the try goes on (as Airflow's BashOperator does, reading to EOF).
+    let run = tokio::spawn(async move { ShellOperator.execute(cfg("echo $$; sleep 300 &"), ctx).await });
+    let pgid: i32 = rx.recv().await.unwrap().parse().unwrap();
+    // Wait for the shell itself to be gone, leaving only the sleep.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while live_in_group(pgid).contains(&pgid) {
+        assert!(std::time::Instant::now() < deadline, "the shell did not exit");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(!live_in_group(pgid).is_empty(), "the background sleep runs on");
+    assert!(!run.is_finished(), "the pipes are still open");
+    cancel.cancel();
+    let res = tokio::time::timeout(Duration::from_secs(10), run)
+        .await
+        .expect("stops promptly")
+        .unwrap();
+    assert_eq!(res.unwrap_err(), TaskError::Cancelled);
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !live_in_group(pgid).is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "left running: {:?}",
+            live_in_group(pgid)
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
