@@ -68,17 +68,24 @@ impl Statements {
             self.sql.push_str(";\n");
         }
         let offset = self.args.len();
+        let mut highest = 0;
         let mut rest = sql;
         while let Some(at) = rest.find('$') {
             self.sql.push_str(&rest[..at]);
             let digits = rest[at + 1..].bytes().take_while(u8::is_ascii_digit).count();
             match rest[at + 1..at + 1 + digits].parse::<usize>() {
-                Ok(n) => self.sql.push_str(&format!("${}", n + offset)),
+                Ok(n) => {
+                    highest = highest.max(n);
+                    self.sql.push_str(&format!("${}", n + offset));
+                }
                 Err(_) => self.sql.push('$'),
             }
             rest = &rest[at + 1 + digits..];
         }
         self.sql.push_str(rest);
+        // A statement binding more or fewer values than it numbers would
+        // shift every later statement's parameters.
+        debug_assert_eq!(highest, args.len(), "parameters of: {sql}");
         self.args.extend(args.iter().cloned());
         self.each.push((sql.to_string(), args));
     }

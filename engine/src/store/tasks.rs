@@ -54,7 +54,10 @@ pub struct DownstreamClaim {
     pub task_id: String,
     /// Every upstream task: all must have succeeded.
     pub upstream: Vec<String>,
-    /// The DAG's `max_active_tasks`, kept exact.
+    /// The DAG's `max_active_tasks`. Claims of one run never exceed it
+    /// together; the scheduler learns of a claim from the worker's event
+    /// (same process) or its NOTIFY (Postgres, another process), and until
+    /// then may queue one task too many.
     pub max_active: u32,
 }
 
