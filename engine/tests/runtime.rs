@@ -357,6 +357,56 @@ async fn max_active_tasks_bounds_parallelism_within_a_run() {
     local.shutdown().await;
 }
 
+/// Backfill runs left queued (a backfill asked from the UI creates them all
+/// at once) start within the DAG's `max_active_runs`, as the scheduler
+/// starts scheduled runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queued_backfill_runs_start_within_max_active_runs() {
+    use updraft_engine::runtime::{Reprocess, apply_step, plan_backfill};
+    let e = env().await;
+    e.write(
+        "daily.yaml",
+        "schedule: '@daily'\nstart_date: 2024-01-01\ncatchup: false\nmax_active_runs: 1\ntasks:\n  t: {operator: test, sleep_ms: 50}\n",
+    );
+    let local = e.start(4).await;
+    let cur = local.processor.current().remove("daily").unwrap();
+    let steps = plan_backfill(
+        &e.store,
+        &cur.dag,
+        "2024-01-01T00:00:00Z".parse().unwrap(),
+        "2024-01-04T00:00:00Z".parse().unwrap(),
+        Reprocess::None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(steps.len(), 4);
+    for step in &steps {
+        apply_step(&e.store, &cur.dag, cur.version_id, step)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    local.signals.wake_all();
+    let runs = wait_for(&e.store, "four backfill runs to succeed", 30, async |s: &Store| {
+        let runs: Vec<DagRun> = s
+            .list_runs("daily", 100)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|r| r.run_type == RunType::Backfill)
+            .collect();
+        (runs.len() == 4 && runs.iter().all(|r| r.state == RunState::Success)).then_some(runs)
+    })
+    .await;
+    // (The latest scheduled run, without catchup, has a budget of its own.)
+    let mut ordered = runs.clone();
+    ordered.sort_by_key(|r| r.start_date);
+    for w in ordered.windows(2) {
+        assert!(w[1].start_date.unwrap() >= w[0].end_date.unwrap(), "max_active_runs: 1");
+    }
+    local.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn catchup_creates_every_missed_run_one_at_a_time_with_max_active_runs() {
     let e = env().await;

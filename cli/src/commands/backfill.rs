@@ -117,6 +117,9 @@ pub async fn backfill(settings: &Settings, a: BackfillArgs) -> Result<ExitCode> 
         while active.len() < max_active && next < todo.len() {
             match apply_step(&store, &dag, version, todo[next]).await? {
                 Some(pk) => {
+                    // Started here: this command paces its runs
+                    // (`--max-active-runs`), not the scheduler's budget.
+                    store.start_run(pk).await?;
                     active.insert(pk);
                 }
                 None => progress.skipped += 1,

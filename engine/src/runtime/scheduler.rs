@@ -375,21 +375,29 @@ impl Scheduler {
             return Ok(());
         }
         let mut running: BTreeMap<String, i64> = BTreeMap::new();
+        let mut backfilling: BTreeMap<String, i64> = BTreeMap::new();
         for run in &queued {
             if !self.scope.covers(&run.dag_id) {
                 continue;
             }
-            // A backfill paces its own runs (`--max-active-runs`).
-            if run.run_type == crate::store::RunType::Backfill {
-                self.store.start_run(run.id).await?;
-                continue;
-            }
-            if !running.contains_key(&run.dag_id) {
-                let n = self.store.count_runs(&run.dag_id, &[RunState::Running]).await?;
-                running.insert(run.dag_id.clone(), n);
+            // Backfill runs have their own budget of `max_active_runs`,
+            // apart from scheduled and manual ones (as in Airflow 3). The
+            // CLI's backfill starts its runs itself (`--max-active-runs`);
+            // those left queued (a backfill asked from the UI) start here.
+            let backfill = run.run_type == crate::store::RunType::Backfill;
+            let counts = if backfill { &mut backfilling } else { &mut running };
+            if !counts.contains_key(&run.dag_id) {
+                let n = if backfill {
+                    self.store
+                        .count_runs_of_type(&run.dag_id, crate::store::RunType::Backfill, &[RunState::Running])
+                        .await?
+                } else {
+                    self.store.count_runs(&run.dag_id, &[RunState::Running]).await?
+                };
+                counts.insert(run.dag_id.clone(), n);
             }
             let dag = self.cache.get(run.version_id).await?;
-            let n = running.get_mut(&run.dag_id).expect("inserted above");
+            let n = counts.get_mut(&run.dag_id).expect("inserted above");
             if *n < i64::from(dag.max_active_runs) && self.store.start_run(run.id).await? {
                 *n += 1;
             }
