@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # README's first command on a fresh checkout: `standalone` starts with the
-# bundled example DAGs on the embedded store, runs a triggered DAG, and stops
-# cleanly on SIGTERM.
+# bundled example DAGs on the embedded store, runs a triggered DAG, serves
+# the UI on 127.0.0.1:8080, and stops cleanly on SIGTERM.
 set -euo pipefail
 bin=target/release/updraft
 work=$(mktemp -d)
@@ -15,6 +15,9 @@ for _ in $(seq 1 100); do
 done
 grep "updraft standalone:" "$work/standalone.log"
 timeout 60 "$bin" dags trigger hello_shell --logical-date 2024-11-05 --wait
+# The UI it serves on README's address shows the run (open on loopback
+# while no user exists).
+curl -fsS --max-time 10 "http://127.0.0.1:8080/dags/hello_shell" | grep -q "manual__2024-11-05"
 "$bin" tasks logs hello_shell "manual__2024-11-05T00:00:00+00:00" report | grep -q "processing data for 2024-11-05"
 kill -TERM "$pid"
 wait "$pid"
