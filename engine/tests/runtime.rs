@@ -162,7 +162,7 @@ async fn postgres_env() -> Option<Env> {
     let name = format!("updraft_rt_{}_{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst));
     let admin_store = Store::connect(&admin).await.unwrap();
     admin_store
-        .exec_admin(&format!("DROP DATABASE IF EXISTS {name}"))
+        .exec_admin(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
         .await
         .unwrap();
     admin_store

@@ -143,27 +143,22 @@ impl Store {
     /// How many of a DAG's runs are in one of these states.
     /// How many runs of `dag_id` of one type are in `states`.
     pub async fn count_runs_of_type(&self, dag_id: &str, run_type: RunType, states: &[RunState]) -> Result<i64> {
-        let list: Vec<String> = states.iter().map(|s| format!("'{}'", s.as_str())).collect();
-        let sql = format!(
-            "SELECT COUNT(*) FROM dag_runs WHERE dag_id = $1 AND run_type = $2 AND state IN ({})",
-            list.join(", ")
-        );
-        Ok(sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(dag_id)
-            .bind(run_type.as_str())
-            .fetch_one(self.pool())
-            .await?
-            .try_get(0)?)
+        self.count(dag_id, Some(run_type), states).await
     }
 
     pub async fn count_runs(&self, dag_id: &str, states: &[RunState]) -> Result<i64> {
+        self.count(dag_id, None, states).await
+    }
+
+    async fn count(&self, dag_id: &str, run_type: Option<RunType>, states: &[RunState]) -> Result<i64> {
         let list: Vec<String> = states.iter().map(|s| format!("'{}'", s.as_str())).collect();
         let sql = format!(
-            "SELECT COUNT(*) FROM dag_runs WHERE dag_id = $1 AND state IN ({})",
+            "SELECT COUNT(*) FROM dag_runs WHERE dag_id = $1 AND ($2 = '' OR run_type = $2) AND state IN ({})",
             list.join(", ")
         );
         Ok(sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(dag_id)
+            .bind(run_type.map_or("", RunType::as_str))
             .fetch_one(self.pool())
             .await?
             .try_get(0)?)

@@ -41,6 +41,12 @@ async fn postgres() -> Option<TestStore> {
         DB_COUNTER.fetch_add(1, Ordering::SeqCst)
     );
     let admin_store = Store::connect(&admin).await.unwrap();
+    // Process ids come round again (pid_max is 32768 here): a database of
+    // an earlier test process may bear this name.
+    admin_store
+        .exec_admin(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .await
+        .unwrap();
     admin_store
         .exec_admin(&format!("CREATE DATABASE {name}"))
         .await
