@@ -134,8 +134,18 @@ impl Store {
                     .acquire_timeout(Duration::from_secs(30))
                     // sqlx pings a connection when it goes back to the pool
                     // already; a second ping when it comes out would add a
-                    // round trip to every statement.
+                    // round trip to every statement. Only one that sat idle
+                    // a while is checked (the server may have restarted, or
+                    // a proxy dropped it): that costs nothing when busy.
                     .test_before_acquire(false)
+                    .before_acquire(|conn, meta| {
+                        Box::pin(async move {
+                            if meta.idle_for > Duration::from_secs(30) {
+                                sqlx::Connection::ping(conn).await?;
+                            }
+                            Ok(true)
+                        })
+                    })
                     .connect_with(opts)
                     .await?;
                 (pool.clone(), Writes::Pool(pool))
