@@ -358,13 +358,24 @@ impl Worker {
                 .finish(claimed.run.id, ti.id, ti.try_number, outcome.clone(), Vec::new())
                 .await;
         }
-        match result {
-            Ok((Some(state), claimed_next)) => {
+        let (state, claimed_next) = match result {
+            Ok(reported) => reported,
+            Err(e) => {
+                tracing::error!(error = %e, "recording the try failed; it will be reaped and retried by its policy");
+                self.signals.task_ended(claimed.run.id);
+                return None;
+            }
+        };
+        // Run here next. Even when this try was taken away (a user marked it
+        // success while it ran), the task after it may have been claimed
+        // for this worker all the same.
+        let next = claimed_next.map(|ti| Claimed {
+            ti,
+            run: claimed.run.clone(),
+        });
+        match state {
+            Some(state) => {
                 tracing::info!(%state, "try ended");
-                let next = claimed_next.map(|ti| Claimed {
-                    ti,
-                    run: claimed.run.clone(),
-                });
                 // Together, so the scheduler never sees a slot free that the
                 // downstream task already took.
                 let ended = super::TaskEvent {
@@ -378,26 +389,14 @@ impl Worker {
                     state: crate::store::TaskState::Running,
                 });
                 self.signals.task_states(std::iter::once(ended).chain(started));
-                next
             }
-            Ok((None, claimed_next)) => {
+            None => {
                 tracing::warn!("the try was taken away meanwhile; its result is dropped");
+                // The scheduler reads the run again (and sees `next`).
                 self.signals.task_ended(claimed.run.id);
-                // A user marked this try success while it ran: the task
-                // after it may have been claimed for this worker all the
-                // same, and is run here.
-                // (The scheduler reads the run again: it sees that one.)
-                claimed_next.map(|ti| Claimed {
-                    ti,
-                    run: claimed.run.clone(),
-                })
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "recording the try failed; it will be reaped and retried by its policy");
-                self.signals.task_ended(claimed.run.id);
-                None
             }
         }
+        next
     }
 
     /// Renders and runs one try; the log lines go to `log`.

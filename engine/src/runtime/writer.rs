@@ -23,15 +23,7 @@ enum Write {
         stream: &'static str,
         line: String,
     },
-    Finish {
-        run_pk: i64,
-        ti_id: i64,
-        try_number: u32,
-        outcome: TryOutcome,
-        /// Downstream tasks to claim if the try succeeded.
-        claims: Vec<DownstreamClaim>,
-        done: Done,
-    },
+    Finish(Report),
     Close,
 }
 
@@ -77,18 +69,15 @@ impl Writer {
         claims: Vec<DownstreamClaim>,
     ) -> Reported {
         let (done, rx) = oneshot::channel();
-        if self
-            .0
-            .send(Write::Finish {
-                run_pk,
-                ti_id,
-                try_number,
-                outcome,
-                claims,
-                done,
-            })
-            .is_err()
-        {
+        let report = Report {
+            run_pk,
+            ti_id,
+            try_number,
+            outcome,
+            claims,
+            done,
+        };
+        if self.0.send(Write::Finish(report)).is_err() {
             return Err(StoreError::Conflict("the worker's writer has stopped".into()));
         }
         rx.await
@@ -119,23 +108,9 @@ async fn run(store: Store, worker_id: String, sender: String, mut rx: mpsc::Unbo
                     stream,
                     line,
                 } => lines.push((ti_id, try_number, at, stream, line)),
-                Write::Finish {
-                    run_pk,
-                    ti_id,
-                    try_number,
-                    outcome,
-                    claims,
-                    done,
-                } => {
-                    runs.insert(run_pk);
-                    reports.push(Report {
-                        run_pk,
-                        ti_id,
-                        try_number,
-                        outcome,
-                        claims,
-                        done,
-                    })
+                Write::Finish(report) => {
+                    runs.insert(report.run_pk);
+                    reports.push(report);
                 }
                 Write::Close => close = true,
             }
@@ -200,8 +175,15 @@ async fn finish_many(store: &Store, worker_id: &str, reports: Vec<Report>) {
     match store.finish_tries(worker_id, &tries).await {
         Ok(states) => {
             for (r, state) in reports.into_iter().zip(states) {
+                // The report stands whatever becomes of the claim.
                 let next = match state {
-                    Some(TaskState::Success) => claim_first(store, worker_id, r.run_pk, &r.claims).await,
+                    Some(TaskState::Success) => store
+                        .claim_first_downstream(worker_id, r.run_pk, &r.claims)
+                        .await
+                        .unwrap_or_else(|e| {
+                            tracing::warn!(error = %e, "claiming a downstream task failed; the scheduler will queue it");
+                            None
+                        }),
                     _ => None,
                 };
                 let _ = r.done.send(Ok((state, next)));
@@ -219,21 +201,4 @@ async fn finish_many(store: &Store, worker_id: &str, reports: Vec<Report>) {
             }
         }
     }
-}
-
-/// The first of `claims` that can be claimed. The report is recorded
-/// already: a claim that fails (a deadlock on the run's row, say) is left
-/// to the scheduler.
-async fn claim_first(store: &Store, worker_id: &str, run_pk: i64, claims: &[DownstreamClaim]) -> Option<TaskInstance> {
-    for claim in claims {
-        match store.claim_downstream(worker_id, run_pk, claim).await {
-            Ok(Some(ti)) => return Some(ti),
-            Ok(None) => {}
-            Err(e) => {
-                tracing::warn!(error = %e, task = %claim.task_id, "claiming a downstream task failed; the scheduler will queue it");
-                return None;
-            }
-        }
-    }
-    None
 }

@@ -444,19 +444,45 @@ impl Store {
         if state != Some(TaskState::Success) || next.is_some() {
             return Ok((state, next));
         }
-        for claim in claims.iter().skip(tried) {
-            match self.claim_downstream_on(&mut conn, worker_id, run_pk, claim).await {
-                Ok(Some(ti)) => return Ok((state, Some(ti))),
+        let rest = &claims[tried..];
+        Ok((state, self.claim_first_on(&mut conn, worker_id, run_pk, rest).await))
+    }
+
+    /// After a report is recorded: claims the first of `claims` that can be
+    /// claimed (see [`Store::claim_downstream`]). A claim that fails (a
+    /// deadlock on the run's row, say) is logged and left to the scheduler:
+    /// the report it follows stands.
+    pub async fn claim_first_downstream(
+        &self,
+        worker_id: &str,
+        run_pk: i64,
+        claims: &[DownstreamClaim],
+    ) -> Result<Option<TaskInstance>> {
+        if claims.is_empty() {
+            return Ok(None);
+        }
+        let mut conn = self.writes().await?;
+        Ok(self.claim_first_on(&mut conn, worker_id, run_pk, claims).await)
+    }
+
+    async fn claim_first_on(
+        &self,
+        conn: &mut WriteConn,
+        worker_id: &str,
+        run_pk: i64,
+        claims: &[DownstreamClaim],
+    ) -> Option<TaskInstance> {
+        for claim in claims {
+            match self.claim_downstream_on(conn, worker_id, run_pk, claim).await {
+                Ok(Some(ti)) => return Some(ti),
                 Ok(None) => {}
-                // The report is recorded; a claim that failed (a deadlock
-                // on the run's row, say) is the scheduler's to make.
                 Err(e) => {
                     tracing::warn!(error = %e, task = %claim.task_id, "claiming a downstream task failed; the scheduler will queue it");
-                    break;
+                    return None;
                 }
             }
         }
-        Ok((state, None))
+        None
     }
 
     /// Gives up on running tries whose heartbeat is older than `cutoff`, or
