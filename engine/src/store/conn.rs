@@ -125,7 +125,9 @@ impl WriteConn {
         };
         guard.in_doubt = true;
         let conn = guard.conn.as_mut().expect("checked open when acquired");
-        let result = stmts.fetch_all_wrapped(&mut *conn, "BEGIN IMMEDIATE", "COMMIT").await;
+        let result = stmts
+            .fetch_all_wrapped(&mut *conn, Some("BEGIN IMMEDIATE"), Some("COMMIT"))
+            .await;
         if result.is_err() {
             // Nothing to roll back if BEGIN itself failed; that error is not
             // the one to report.

@@ -37,7 +37,7 @@ impl From<String> for Arg {
 
 type Query<'a> = sqlx::query::Query<'a, Any, AnyArguments>;
 
-fn bind<'a>(mut q: Query<'a>, args: &'a [Arg]) -> Query<'a> {
+fn bind<'a>(mut q: Query<'a>, args: impl IntoIterator<Item = &'a Arg>) -> Query<'a> {
     for a in args {
         q = match a {
             Arg::Int(v) => q.bind(*v),
@@ -47,12 +47,9 @@ fn bind<'a>(mut q: Query<'a>, args: &'a [Arg]) -> Query<'a> {
     q
 }
 
+/// Statements with their parameters, each numbered from `$1`.
 #[derive(Debug, Default)]
 pub(crate) struct Statements {
-    /// All of them, renumbered, as one query.
-    sql: String,
-    args: Vec<Arg>,
-    /// Each as pushed, for a backend that takes one statement per query.
     each: Vec<(String, Vec<Arg>)>,
 }
 
@@ -61,33 +58,30 @@ impl Statements {
         Self::default()
     }
 
-    /// Appends a statement whose parameters are numbered from `$1`; they are
-    /// renumbered to follow those of the statements already pushed.
     pub(crate) fn push(&mut self, sql: &str, args: Vec<Arg>) {
-        if !self.sql.is_empty() {
-            self.sql.push_str(";\n");
-        }
-        let offset = self.args.len();
-        let mut highest = 0;
-        let mut rest = sql;
-        while let Some(at) = rest.find('$') {
-            self.sql.push_str(&rest[..at]);
-            let digits = rest[at + 1..].bytes().take_while(u8::is_ascii_digit).count();
-            match rest[at + 1..at + 1 + digits].parse::<usize>() {
-                Ok(n) => {
-                    highest = highest.max(n);
-                    self.sql.push_str(&format!("${}", n + offset));
-                }
-                Err(_) => self.sql.push('$'),
-            }
-            rest = &rest[at + 1 + digits..];
-        }
-        self.sql.push_str(rest);
-        // A statement binding more or fewer values than it numbers would
-        // shift every later statement's parameters.
-        debug_assert_eq!(highest, args.len(), "parameters of: {sql}");
-        self.args.extend(args.iter().cloned());
         self.each.push((sql.to_string(), args));
+    }
+
+    /// All of them as one query between `first` and `last` (when given),
+    /// each statement's parameters renumbered to follow the previous ones'.
+    fn joined(&self, first: Option<&str>, last: Option<&str>) -> String {
+        let mut parts: Vec<String> = first.map(str::to_string).into_iter().collect();
+        let mut offset = 0;
+        for (sql, args) in &self.each {
+            let mut part = String::with_capacity(sql.len());
+            let highest = renumber(sql, offset, &mut part);
+            // A statement binding more or fewer values than it numbers
+            // would shift every later statement's parameters.
+            debug_assert_eq!(highest, args.len(), "parameters of: {sql}");
+            offset += args.len();
+            parts.push(part);
+        }
+        parts.extend(last.map(str::to_string));
+        parts.join(";\n")
+    }
+
+    fn args(&self) -> impl Iterator<Item = &Arg> {
+        self.each.iter().flat_map(|(_, args)| args)
     }
 
     /// Runs them one query each, in order; the rows every `RETURNING` gave.
@@ -103,39 +97,55 @@ impl Statements {
         Ok(rows)
     }
 
-    fn query(&self) -> Query<'_> {
-        bind(sqlx::query(sqlx::AssertSqlSafe(self.sql.clone())), &self.args)
-    }
-
     /// Runs them as one query (SQLite; Postgres takes one statement per
     /// query); the rows every `RETURNING` gave, in statement order.
     pub(crate) async fn fetch_all(&self, conn: &mut AnyConnection) -> Result<Vec<AnyRow>> {
-        Ok(self.query().fetch_all(conn).await?)
+        self.fetch_all_wrapped(conn, None, None).await
     }
 
-    /// Runs them between `first` and `last` (`BEGIN ...` and `COMMIT`),
-    /// in the same query. Only [`super::conn::WriteConn::fetch_all_atomic`]
-    /// may call this: it deals with a failure between the two.
+    /// Runs them as one query between `first` and `last` (`BEGIN ...` and
+    /// `COMMIT`). Only [`super::conn::WriteConn::fetch_all_atomic`] passes
+    /// those: it deals with a failure between the two.
     pub(crate) async fn fetch_all_wrapped(
         &self,
         conn: &mut AnyConnection,
-        first: &str,
-        last: &str,
+        first: Option<&str>,
+        last: Option<&str>,
     ) -> Result<Vec<AnyRow>> {
-        let mut sql = String::with_capacity(self.sql.len() + first.len() + last.len() + 4);
-        sql.push_str(first);
-        sql.push_str(";\n");
-        sql.push_str(&self.sql);
-        sql.push_str(";\n");
-        sql.push_str(last);
-        Ok(bind(sqlx::query(sqlx::AssertSqlSafe(sql)), &self.args)
+        let sql = self.joined(first, last);
+        Ok(bind(sqlx::query(sqlx::AssertSqlSafe(sql)), self.args())
             .fetch_all(conn)
             .await?)
     }
 
     pub(crate) async fn execute(&self, conn: &mut AnyConnection) -> Result<u64> {
-        Ok(self.query().execute(conn).await?.rows_affected())
+        let sql = self.joined(None, None);
+        Ok(bind(sqlx::query(sqlx::AssertSqlSafe(sql)), self.args())
+            .execute(conn)
+            .await?
+            .rows_affected())
     }
+}
+
+/// Appends `sql` to `out` with each `$N` raised by `offset`; returns the
+/// highest `N` it numbers.
+fn renumber(sql: &str, offset: usize, out: &mut String) -> usize {
+    let mut highest = 0;
+    let mut rest = sql;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..at]);
+        let digits = rest[at + 1..].bytes().take_while(u8::is_ascii_digit).count();
+        match rest[at + 1..at + 1 + digits].parse::<usize>() {
+            Ok(n) => {
+                highest = highest.max(n);
+                out.push_str(&format!("${}", n + offset));
+            }
+            Err(_) => out.push('$'),
+        }
+        rest = &rest[at + 1 + digits..];
+    }
+    out.push_str(rest);
+    highest
 }
 
 #[cfg(test)]
@@ -147,8 +157,15 @@ mod tests {
         let mut s = Statements::new();
         s.push("UPDATE t SET a = $1 WHERE b = $2", vec![1.into(), "x".into()]);
         s.push("SELECT $1, $2, $1 || '$'", vec![2.into(), 3.into()]);
-        assert_eq!(s.sql, "UPDATE t SET a = $1 WHERE b = $2;\nSELECT $3, $4, $3 || '$'");
-        assert_eq!(s.args.len(), 4);
+        assert_eq!(
+            s.joined(None, None),
+            "UPDATE t SET a = $1 WHERE b = $2;\nSELECT $3, $4, $3 || '$'"
+        );
+        assert_eq!(
+            s.joined(Some("BEGIN"), Some("COMMIT")),
+            "BEGIN;\nUPDATE t SET a = $1 WHERE b = $2;\nSELECT $3, $4, $3 || '$';\nCOMMIT"
+        );
+        assert_eq!(s.args().count(), 4);
         assert_eq!(s.each[1].0, "SELECT $1, $2, $1 || '$'");
     }
 }
