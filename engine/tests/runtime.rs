@@ -5,6 +5,8 @@
 //! operators stand in for real ones; tests wait on store state with a
 //! deadline, never sleep-then-assert.
 
+mod common;
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -147,32 +149,9 @@ impl Env {
     }
 }
 
-/// The environment on a fresh Postgres database, or `None` (the test says
-/// it is skipped) without `UPDRAFT_TEST_POSTGRES_URL`; CI must set it.
+/// The environment on a fresh Postgres database (see `common`).
 async fn postgres_env() -> Option<Env> {
-    let Ok(admin) = std::env::var("UPDRAFT_TEST_POSTGRES_URL") else {
-        assert!(
-            std::env::var("CI").is_err(),
-            "CI must run this: set UPDRAFT_TEST_POSTGRES_URL"
-        );
-        eprintln!("SKIPPED (Postgres): UPDRAFT_TEST_POSTGRES_URL is not set");
-        return None;
-    };
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let name = format!("updraft_rt_{}_{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst));
-    let admin_store = Store::connect(&admin).await.unwrap();
-    admin_store
-        .exec_admin(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .await
-        .unwrap();
-    admin_store
-        .exec_admin(&format!("CREATE DATABASE {name}"))
-        .await
-        .unwrap();
-    let store = Store::connect(&format!("{}/{name}", admin.rsplit_once('/').unwrap().0))
-        .await
-        .unwrap();
-    store.migrate().await.unwrap();
+    let store = common::fresh_postgres_store("updraft_rt").await?;
     let mut e = env().await;
     e.store = store;
     Some(e)

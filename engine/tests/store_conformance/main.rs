@@ -5,7 +5,6 @@
 //! fails instead.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicU32, Ordering};
 
 use jiff::{SignedDuration, Timestamp};
 use updraft_engine::connection::Connection;
@@ -24,39 +23,13 @@ async fn sqlite() -> TestStore {
     TestStore { store, _dir: Some(dir) }
 }
 
-static DB_COUNTER: AtomicU32 = AtomicU32::new(0);
-
 async fn postgres() -> Option<TestStore> {
-    let Ok(admin) = std::env::var("UPDRAFT_TEST_POSTGRES_URL") else {
-        assert!(
-            std::env::var("CI").is_err(),
-            "CI must run the Postgres half: set UPDRAFT_TEST_POSTGRES_URL"
-        );
-        eprintln!("SKIPPED (Postgres): UPDRAFT_TEST_POSTGRES_URL is not set");
-        return None;
-    };
-    let name = format!(
-        "updraft_t_{}_{}",
-        std::process::id(),
-        DB_COUNTER.fetch_add(1, Ordering::SeqCst)
-    );
-    let admin_store = Store::connect(&admin).await.unwrap();
-    // Process ids come round again (pid_max is 32768 here): a database of
-    // an earlier test process may bear this name.
-    admin_store
-        .exec_admin(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .await
-        .unwrap();
-    admin_store
-        .exec_admin(&format!("CREATE DATABASE {name}"))
-        .await
-        .unwrap();
-    let base = admin.rsplit_once('/').unwrap().0;
-    let store = Store::connect(&format!("{base}/{name}")).await.unwrap();
-    store.migrate().await.unwrap();
+    let store = common::fresh_postgres_store("updraft_t").await?;
     Some(TestStore { store, _dir: None })
 }
 
+#[path = "../common/mod.rs"]
+mod common;
 mod people;
 mod runs;
 mod secrets;

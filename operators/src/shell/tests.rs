@@ -77,6 +77,19 @@ async fn missing_cwd_is_named() {
 }
 
 /// Live (not zombie) processes in process group `pgid`, from /proc.
+/// Waits (5 s at most) for every process of the group to be gone.
+async fn all_gone(pgid: i32) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !live_in_group(pgid).is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "left running: {:?}",
+            live_in_group(pgid)
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 fn live_in_group(pgid: i32) -> Vec<i32> {
     let mut live = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
@@ -119,15 +132,7 @@ async fn lines_arrive_while_the_command_runs_and_cancel_stops_the_group() {
         .unwrap();
     assert_eq!(res.unwrap_err(), TaskError::Cancelled);
     // Every process of the group, the background child included, is gone.
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    while !live_in_group(pgid).is_empty() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "left running: {:?}",
-            live_in_group(pgid)
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    all_gone(pgid).await;
 }
 
 #[test]
@@ -164,13 +169,5 @@ async fn a_cancel_after_the_shell_exited_stops_what_it_left_holding_the_pipes() 
         .expect("stops promptly")
         .unwrap();
     assert_eq!(res.unwrap_err(), TaskError::Cancelled);
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    while !live_in_group(pgid).is_empty() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "left running: {:?}",
-            live_in_group(pgid)
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    all_gone(pgid).await;
 }

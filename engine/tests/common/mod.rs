@@ -1,0 +1,36 @@
+//! Shared by the engine's test crates.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use updraft_engine::store::Store;
+
+/// A migrated store on a fresh Postgres database (`UPDRAFT_TEST_POSTGRES_URL`,
+/// an admin URL), or `None` (the test says it is skipped) without it; CI
+/// must set it.
+pub async fn fresh_postgres_store(prefix: &str) -> Option<Store> {
+    let Ok(admin) = std::env::var("UPDRAFT_TEST_POSTGRES_URL") else {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI must run the Postgres half: set UPDRAFT_TEST_POSTGRES_URL"
+        );
+        eprintln!("SKIPPED (Postgres): UPDRAFT_TEST_POSTGRES_URL is not set");
+        return None;
+    };
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let name = format!("{prefix}_{}_{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst));
+    let admin_store = Store::connect(&admin).await.unwrap();
+    // Process ids come round again (pid_max is 32768 here): a database of
+    // an earlier test process may bear this name.
+    admin_store
+        .exec_admin(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .await
+        .unwrap();
+    admin_store
+        .exec_admin(&format!("CREATE DATABASE {name}"))
+        .await
+        .unwrap();
+    let base = admin.rsplit_once('/').unwrap().0;
+    let store = Store::connect(&format!("{base}/{name}")).await.unwrap();
+    store.migrate().await.unwrap();
+    Some(store)
+}
