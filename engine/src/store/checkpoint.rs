@@ -46,8 +46,11 @@ pub(crate) fn spawn(writes: Writes) -> Checkpointer {
     let (seen_tx, seen) = tokio::sync::watch::channel(0);
     tokio::spawn(async move {
         let mut wait = QUIET;
-        // The WAL's size at the last checkpoint, to tell how fast it grows.
-        let mut last = 0;
+        // The last checkpoint's answer. A checkpoint copies the whole WAL
+        // (it holds the write connection), so the next write starts the WAL
+        // again: a different answer means writes came since, and its size
+        // is how much they wrote. The same answer means none came.
+        let mut last = (0, 0);
         loop {
             tokio::select! {
                 () = token.cancelled() => return,
@@ -56,11 +59,12 @@ pub(crate) fn spawn(writes: Writes) -> Checkpointer {
             let result = checkpoint(&writes).await;
             wait = match result {
                 Ok((frames, copied)) => {
-                    seen_tx.send_modify(|n| *n += copied);
-                    // A smaller WAL restarted since: all of it is new.
-                    let grown = if frames >= last { frames - last } else { frames };
-                    last = frames;
-                    if grown > BUSY_FRAMES { BUSY } else { QUIET }
+                    let written = (frames, copied) != last;
+                    last = (frames, copied);
+                    if written {
+                        seen_tx.send_modify(|n| *n += copied);
+                    }
+                    if written && frames > BUSY_FRAMES { BUSY } else { QUIET }
                 }
                 Err(super::StoreError::Db(sqlx::Error::PoolClosed)) => return,
                 Err(e) => {
