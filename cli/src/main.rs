@@ -38,6 +38,7 @@ fn main() -> ExitCode {
         Command::Db(cmd) => commands::db::run(cmd, &settings),
         Command::Connections(cmd) => commands::secrets::connections(cmd, &settings),
         Command::Variables(cmd) => commands::secrets::variables(cmd, &settings),
+        Command::Secrets(cmd) => commands::secret_key::run(cmd, &settings),
         Command::Standalone { bind, slots } => commands::serve::standalone(&settings, &bind, slots),
         Command::Scheduler => commands::serve::scheduler(&settings),
         Command::Web { bind } => commands::serve::web(&settings, &bind),

@@ -74,6 +74,10 @@ pub enum Command {
     /// Variables (Airflow's JSON imports unchanged).
     #[command(subcommand)]
     Variables(crate::commands::secrets::VariablesCommand),
+    /// The key sealing connections and variables at rest: status, encrypt,
+    /// rotate-key.
+    #[command(subcommand)]
+    Secrets(crate::commands::secret_key::SecretsCommand),
     /// Scheduler, a worker and the DAG processor in one process, on the
     /// embedded store by default: the quickest way to run Updraft.
     Standalone {

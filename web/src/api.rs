@@ -147,7 +147,7 @@ async fn runs(State(state): State<AppState>, Path(dag_id): Path<String>, Query(l
         .await?;
     let items: Vec<Value> = runs
         .iter()
-        .map(|r| run_json(r, m.mask_json(Value::Object(r.conf.clone()))))
+        .map(|r| run_json(r, m.redact_json(Value::Object(r.conf.clone()))))
         .collect();
     Ok(Json(json!({ "runs": items })))
 }
@@ -155,7 +155,7 @@ async fn runs(State(state): State<AppState>, Path(dag_id): Path<String>, Query(l
 async fn run(State(state): State<AppState>, Path((dag_id, run_id)): Path<(String, String)>) -> ApiResult {
     let r = load_run(&state, &dag_id, &run_id).await?;
     let m = masker(&state).await;
-    Ok(Json(run_json(&r, m.mask_json(Value::Object(r.conf.clone())))))
+    Ok(Json(run_json(&r, m.redact_json(Value::Object(r.conf.clone())))))
 }
 
 async fn task_instances(State(state): State<AppState>, Path((dag_id, run_id)): Path<(String, String)>) -> ApiResult {
@@ -226,7 +226,7 @@ async fn trigger(
     let m = masker(&state).await;
     Ok((
         axum::http::StatusCode::CREATED,
-        Json(run_json(&r, m.mask_json(Value::Object(r.conf.clone())))),
+        Json(run_json(&r, m.redact_json(Value::Object(r.conf.clone())))),
     )
         .into_response())
 }

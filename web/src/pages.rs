@@ -12,7 +12,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use futures_util::Stream;
 use jiff::Timestamp;
 use updraft_engine::Dag;
-use updraft_engine::runtime::{Masker, is_sensitive_name};
+use updraft_engine::runtime::{Masker, hide_sensitive_keys, is_sensitive_name};
 use updraft_engine::store::{DagRun, StoredDag, TaskInstance, TaskState};
 use updraft_engine::template::{TemplateContext, render_node};
 
@@ -331,7 +331,7 @@ pub async fn run(
     let run = load_run(&state, &dag_id, &run_id).await?;
     let conf = masker(&state)
         .await
-        .mask_json(serde_json::Value::Object(run.conf.clone()));
+        .redact_json(serde_json::Value::Object(run.conf.clone()));
     Ok(html(&RunPage {
         poll: format!("/dags/{dag_id}/runs/{}/live", seg(&run.run_id)),
         live: run_live(&state, &dag_id, &run, &csrf).await?,
@@ -422,28 +422,8 @@ async fn rendered_fields(state: &AppState, run: &DagRun, ti: &TaskInstance, mask
         Ok(node) => node.to_json(),
         Err(e) => return format!("(cannot render: {})", masker.mask(&e.message)),
     };
-    let masked = mask_sensitive_keys(masker.mask_json(json));
+    let masked = masker.redact_json(json);
     serde_json::to_string_pretty(&masked).unwrap_or_default()
-}
-
-/// Values under secret-looking keys are hidden even when not known secrets.
-fn mask_sensitive_keys(v: serde_json::Value) -> serde_json::Value {
-    use serde_json::Value;
-    match v {
-        Value::Object(o) => Value::Object(
-            o.into_iter()
-                .map(|(k, x)| {
-                    if is_sensitive_name(&k) && !x.is_object() && !x.is_array() {
-                        (k, Value::String("***".into()))
-                    } else {
-                        (k, mask_sensitive_keys(x))
-                    }
-                })
-                .collect(),
-        ),
-        Value::Array(a) => Value::Array(a.into_iter().map(mask_sensitive_keys).collect()),
-        other => other,
-    }
 }
 
 pub async fn task(
@@ -594,14 +574,7 @@ pub async fn connections(
     let rows = all
         .into_iter()
         .map(|(id, c)| {
-            let extra: serde_json::Map<String, serde_json::Value> = c
-                .extra_json()
-                .into_iter()
-                .map(|(k, v)| {
-                    let v = if is_sensitive_name(&k) { "***".into() } else { v };
-                    (k, v)
-                })
-                .collect();
+            let extra = hide_sensitive_keys(serde_json::Value::Object(c.extra_json()));
             ConnRow {
                 conn_id: id,
                 conn_type: c.conn_type.unwrap_or_default(),
@@ -614,10 +587,9 @@ pub async fn connections(
                 },
                 port: c.port.map(|p| p.to_string()).unwrap_or_default(),
                 schema: c.schema.unwrap_or_default(),
-                extra: if extra.is_empty() {
-                    String::new()
-                } else {
-                    serde_json::Value::Object(extra).to_string()
+                extra: match extra {
+                    serde_json::Value::Object(m) if m.is_empty() => String::new(),
+                    other => other.to_string(),
                 },
             }
         })

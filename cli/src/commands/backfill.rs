@@ -87,6 +87,7 @@ pub async fn backfill(settings: &Settings, a: BackfillArgs) -> Result<ExitCode> 
         eprintln!("a scheduler is running on this store: handing it {} run(s)", todo.len());
         None
     } else {
+        crate::store::check_secrets(&store, settings).await?;
         let opts = LocalOptions {
             dags_folder: settings.dags_folder.clone(),
             slots: 16,

@@ -2,6 +2,7 @@ pub mod backfill;
 pub mod dags;
 pub mod db;
 pub mod runs;
+pub mod secret_key;
 pub mod secrets;
 pub mod serve;
 pub mod tasks;

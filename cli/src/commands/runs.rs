@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::Subcommand;
 use serde_json::json;
+use updraft_engine::runtime::hide_sensitive_keys;
 
 use crate::output::{Format, print_table, utc};
 use crate::settings::Settings;
@@ -42,7 +43,7 @@ pub fn run(cmd: RunsCommand, settings: &Settings) -> Result<ExitCode> {
                             "state": r.state.as_str(),
                             "start_date": opt(r.start_date),
                             "end_date": opt(r.end_date),
-                            "conf": r.conf,
+                            "conf": hide_sensitive_keys(serde_json::Value::Object(r.conf.clone())),
                         })
                     })
                     .collect();

@@ -10,7 +10,7 @@ use clap::Subcommand;
 use serde_json::{Value, json};
 use updraft_engine::connection::Connection;
 use updraft_engine::connection_uri::parse_uri;
-use updraft_engine::runtime::is_sensitive_name;
+use updraft_engine::runtime::{hide_sensitive_keys, is_sensitive_name};
 
 use crate::output::{Format, print_table};
 use crate::settings::Settings;
@@ -132,17 +132,7 @@ fn connections_from_json(text: &str) -> Result<BTreeMap<String, Connection>> {
 }
 
 fn masked(c: &Connection) -> Value {
-    let extra: serde_json::Map<String, Value> = c
-        .extra_json()
-        .into_iter()
-        .map(|(k, v)| {
-            if is_sensitive_name(&k) {
-                (k, json!("***"))
-            } else {
-                (k, v)
-            }
-        })
-        .collect();
+    let extra = hide_sensitive_keys(Value::Object(c.extra_json()));
     json!({
         "conn_type": c.conn_type, "host": c.host, "login": c.login,
         "password": c.password.as_ref().map(|_| "***"), "port": c.port, "schema": c.schema, "extra": extra,

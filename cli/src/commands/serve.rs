@@ -12,7 +12,7 @@ use updraft_engine::store::{Store, redact};
 use updraft_web::WebParams;
 
 use crate::settings::Settings;
-use crate::store::{open, runtime};
+use crate::store::{check_secrets, open, runtime};
 
 /// Resolves on Ctrl-C or SIGTERM.
 async fn terminated() {
@@ -91,17 +91,11 @@ fn spawn_web(
     })
 }
 
-/// The store with the secret key applied, so the UI can mask secrets.
-async fn open_keyed(settings: &Settings) -> Result<Store> {
-    let store = open(settings).await?;
-    Ok(match &settings.secret_key {
-        Some(k) => store.with_secret_key(k),
-        None => store,
-    })
-}
-
 async fn serve(settings: &Settings, opts: LocalOptions, what: &str, bind: Option<&str>) -> Result<ExitCode> {
-    let store = open_keyed(settings).await?;
+    let store = open(settings).await?;
+    if opts.run_worker {
+        check_secrets(&store, settings).await?;
+    }
     let local = Local::start(store, updraft_operators::registry(), opts).await?;
     let web_stop = CancellationToken::new();
     let web = match bind {
@@ -159,7 +153,7 @@ pub fn scheduler(settings: &Settings) -> Result<ExitCode> {
 /// `updraft web`: the UI alone, beside a scheduler elsewhere on the store.
 pub fn web(settings: &Settings, bind: &str) -> Result<ExitCode> {
     runtime()?.block_on(async {
-        let store = open_keyed(settings).await?;
+        let store = open(settings).await?;
         let cache = Arc::new(DagCache::new(store.clone(), updraft_operators::registry()));
         let (listener, params) = bind_web(&store, bind, cache, None, settings.overrides.clone()).await?;
         let stop = CancellationToken::new();
@@ -174,6 +168,7 @@ pub fn web(settings: &Settings, bind: &str) -> Result<ExitCode> {
 pub fn worker(settings: &Settings, slots: u32) -> Result<ExitCode> {
     runtime()?.block_on(async {
         let store = open(settings).await?;
+        check_secrets(&store, settings).await?;
         let cache = Arc::new(DagCache::new(store.clone(), updraft_operators::registry()));
         let signals = Signals::default();
         let config = WorkerConfig::new(slots).with_overrides(settings.overrides.clone());

@@ -12,7 +12,7 @@ use jiff::Timestamp;
 use updraft_engine::runtime::{
     DagCache, Local, LocalOptions, Scope, Signals, Timing, Worker, WorkerConfig, create_run,
 };
-use updraft_engine::store::{RunState, RunType, Store, TaskState};
+use updraft_engine::store::{RunState, RunType, Store, StoreError, TaskState};
 use updraft_engine::time::parse_instant;
 
 use super::dags::find;
@@ -31,13 +31,11 @@ fn fast_timing() -> Timing {
 /// connections and variables.
 async fn private_store(settings: &Settings) -> Result<(tempfile::TempDir, Store)> {
     let dir = tempfile::tempdir()?;
-    let mut store = Store::connect(&format!("sqlite://{}/test.db", dir.path().display())).await?;
-    if let Some(key) = &settings.secret_key {
-        store = store.with_secret_key(key);
-    }
-    store.migrate().await?;
+    let store = crate::store::open_url(settings, &format!("sqlite://{}/test.db", dir.path().display())).await?;
     match crate::store::open(settings).await {
         Ok(real) => {
+            // A key problem is an error here, as in a worker: the test
+            // would otherwise run without the connections it needs.
             for (id, c) in real.connections().await? {
                 store.set_connection(&id, &c).await?;
             }
@@ -45,9 +43,16 @@ async fn private_store(settings: &Settings) -> Result<(tempfile::TempDir, Store)
                 store.set_variable(&k, &v).await?;
             }
         }
+        // A wrong key is an error, as in a worker; a store that cannot be
+        // opened at all only means there is nothing to copy.
+        Err(e) if is_key_error(&e) => return Err(e),
         Err(e) => eprintln!("note: no connections or variables ({e:#})"),
     }
     Ok((dir, store))
+}
+
+fn is_key_error(e: &anyhow::Error) -> bool {
+    matches!(e.downcast_ref::<StoreError>(), Some(StoreError::Secret(_)))
 }
 
 fn logical(dag: &updraft_engine::Dag, text: Option<&str>) -> Result<Option<Timestamp>> {

@@ -26,7 +26,7 @@ pub use backfill::{Reprocess, Step, apply_step, plan_backfill};
 pub use bridge::{SCHEDULER_CHANNEL, WORKERS_CHANNEL, payload, spawn_listener};
 pub use cache::DagCache;
 pub use local::{Local, LocalOptions};
-pub use masking::{Masker, is_sensitive_name};
+pub use masking::{Masker, hide_sensitive_keys, is_sensitive_name};
 pub use processor::{Current, DagProcessor, ProcessorReport};
 pub use runs::create_run;
 pub use scheduler::{Scheduler, Scope};

@@ -59,6 +59,11 @@ const REPORT_RETRIES: [Duration; 4] = [
     Duration::from_secs(4),
 ];
 
+/// How often a worker that cannot read connections and variables (a
+/// missing or wrong `UPDRAFT_SECRET_KEY`) looks again; it claims nothing
+/// meanwhile.
+const SECRETS_RECHECK: Duration = Duration::from_secs(10);
+
 type Secrets = std::collections::BTreeMap<String, crate::connection::Connection>;
 type Variables = std::collections::BTreeMap<String, String>;
 
@@ -66,6 +71,9 @@ pub struct Worker {
     /// Set when `run` starts: the batching writer of logs and reports.
     writer: std::sync::OnceLock<super::writer::Writer>,
     secrets_cache: std::sync::Mutex<Option<(std::time::Instant, Secrets, Variables)>>,
+    /// Set (to when it was last found) while connections or variables
+    /// cannot be decrypted: no task is claimed that could not run.
+    secrets_blocked: std::sync::Mutex<Option<std::time::Instant>>,
     /// The tries this worker runs now, by task instance: their try number
     /// and the token that stops them if the store says they are no longer
     /// ours (a user cleared or marked the task, or it was reaped).
@@ -92,6 +100,7 @@ impl Worker {
         Worker {
             writer: Default::default(),
             secrets_cache: Default::default(),
+            secrets_blocked: Default::default(),
             active: Default::default(),
             draining: Default::default(),
             store,
@@ -138,7 +147,8 @@ impl Worker {
         let mut eager = true;
         while !shutdown.is_cancelled() {
             let free = self.config.slots as usize - running.len();
-            if free > 0 && (eager || free >= batch || running.is_empty()) {
+            let blocked = self.secrets_still_blocked().await;
+            if free > 0 && !blocked && (eager || free >= batch || running.is_empty()) {
                 match self
                     .store
                     .claim_for(&self.config.worker_id, free as u32, self.config.only_dag.as_deref())
@@ -168,7 +178,7 @@ impl Worker {
                     false
                 }
                 () = self.signals.workers.notified() => true,
-                () = tokio::time::sleep(self.timing.worker_poll) => true,
+                () = tokio::time::sleep(if blocked { SECRETS_RECHECK } else { self.timing.worker_poll }) => true,
             };
         }
         self.draining.store(true, std::sync::atomic::Ordering::SeqCst);
@@ -207,6 +217,27 @@ impl Worker {
         let (c, v) = tokio::try_join!(self.store.connections(), self.store.variables())?;
         *self.secrets_cache.lock().expect("cache lock") = Some((std::time::Instant::now(), c.clone(), v.clone()));
         Ok((c, v))
+    }
+
+    /// Whether secrets are still unreadable; looks again (and says so when
+    /// they can be read) at most every [`SECRETS_RECHECK`].
+    async fn secrets_still_blocked(&self) -> bool {
+        let since = *self.secrets_blocked.lock().expect("blocked lock");
+        let Some(since) = since else { return false };
+        if since.elapsed() < SECRETS_RECHECK {
+            return true;
+        }
+        match self.secrets().await {
+            Ok(_) => {
+                *self.secrets_blocked.lock().expect("blocked lock") = None;
+                tracing::info!("connections and variables can be read again: claiming tasks");
+                false
+            }
+            Err(_) => {
+                *self.secrets_blocked.lock().expect("blocked lock") = Some(std::time::Instant::now());
+                true
+            }
+        }
     }
 
     async fn heartbeat(self: Arc<Self>, stop: CancellationToken) {
@@ -298,9 +329,28 @@ impl Worker {
                 ((c, v), m)
             }
             Err(e) => {
-                // The store is unreachable: give the try back for later.
-                tracing::error!(error = %e, "reading connections and variables failed");
+                if let crate::store::StoreError::Secret(_) = e {
+                    // A missing or wrong key: no task can run here until it
+                    // is fixed. Said once; nothing is claimed meanwhile.
+                    let first = self
+                        .secrets_blocked
+                        .lock()
+                        .expect("blocked lock")
+                        .replace(std::time::Instant::now())
+                        .is_none();
+                    if first {
+                        tracing::error!(
+                            error = %e,
+                            "cannot read connections and variables: this worker claims no task until they can be \
+                             read (restart it with the store's UPDRAFT_SECRET_KEY)"
+                        );
+                    }
+                } else {
+                    // The store is unreachable: give the try back for later.
+                    tracing::error!(error = %e, "reading connections and variables failed");
+                }
                 let _ = self.store.release_tasks(&self.config.worker_id, &[ti.id]).await;
+                self.signals.task_ended(claimed.run.id);
                 return None;
             }
         };

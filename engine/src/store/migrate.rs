@@ -32,6 +32,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../../migrations/sqlite/0003_users.sql"),
         postgres: include_str!("../../../migrations/postgres/0003_users.sql"),
     },
+    Migration {
+        version: 4,
+        name: "store_meta",
+        sqlite: include_str!("../../../migrations/sqlite/0004_store_meta.sql"),
+        postgres: include_str!("../../../migrations/postgres/0004_store_meta.sql"),
+    },
 ];
 
 const LOCK_ID: i64 = 0x0055_7064_7261_6674; // "Updraft"

@@ -38,6 +38,7 @@ use conn::{WriteConn, Writes};
 pub use dags::StoredDag;
 pub use logs::LogRow;
 pub use model::*;
+pub use secrets::{Resealed, SecretCounts};
 pub use tasks::{Claimed, DownstreamClaim, Reaped};
 pub use ui::{GridCell, RunDot};
 pub use users::UserInfo;
@@ -159,13 +160,6 @@ impl Store {
             url: std::sync::Arc::from(url),
             _checkpointer: checkpointer,
         })
-    }
-
-    /// Encrypts connection passwords and extras, and variable values, at
-    /// rest with this key (`UPDRAFT_SECRET_KEY`); reads decrypt them.
-    pub fn with_secret_key(mut self, key: &str) -> Self {
-        self.cipher = Some(cipher::Cipher::new(key));
-        self
     }
 
     /// Postgres: `NOTIFY channel, payload`, so other processes wake at once.

@@ -8,6 +8,14 @@ use updraft_engine::store::Store;
 /// an admin URL), or `None` (the test says it is skipped) without it; CI
 /// must set it.
 pub async fn fresh_postgres_store(prefix: &str) -> Option<Store> {
+    let url = fresh_postgres_url(prefix).await?;
+    let store = Store::connect(&url).await.unwrap();
+    store.migrate().await.unwrap();
+    Some(store)
+}
+
+/// The URL of a fresh, empty Postgres database (see [`fresh_postgres_store`]).
+pub async fn fresh_postgres_url(prefix: &str) -> Option<String> {
     let Ok(admin) = std::env::var("UPDRAFT_TEST_POSTGRES_URL") else {
         assert!(
             std::env::var("CI").is_err(),
@@ -29,8 +37,7 @@ pub async fn fresh_postgres_store(prefix: &str) -> Option<Store> {
         .exec_admin(&format!("CREATE DATABASE {name}"))
         .await
         .unwrap();
+    admin_store.close().await;
     let base = admin.rsplit_once('/').unwrap().0;
-    let store = Store::connect(&format!("{base}/{name}")).await.unwrap();
-    store.migrate().await.unwrap();
-    Some(store)
+    Some(format!("{base}/{name}"))
 }

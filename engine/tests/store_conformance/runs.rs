@@ -217,5 +217,10 @@ async fn concurrent_migrations_of_a_fresh_sqlite_file() {
     for h in handles {
         applied += h.await.unwrap();
     }
-    assert_eq!(applied, 3, "each migration applied once, by one of them");
+    let alone = Store::connect(&format!("sqlite://{}/alone.db", dir.path().display()))
+        .await
+        .unwrap();
+    let all = alone.migrate().await.unwrap();
+    assert!(all >= 4);
+    assert_eq!(applied, all, "each migration applied once, by one of them");
 }
