@@ -90,7 +90,7 @@ fn main() {
     }
     let dir = tempfile::tempdir().unwrap();
     write_dags(dir.path());
-    let registry = updraft_operators::registry();
+    let registry = updraft_engine::Registry::with(updraft_operators::register_all);
     let paths = [dir.path().to_path_buf()];
     let bytes: u64 = std::fs::read_dir(dir.path())
         .unwrap()

@@ -96,9 +96,13 @@ async fn time_run(kind: &str, yaml: &str, dag_id: &str, workers: usize, slots: u
         overrides: Default::default(),
         scope: Default::default(),
     };
-    let local = Local::start(store.clone(), updraft_operators::registry(), opts)
-        .await
-        .unwrap();
+    let local = Local::start(
+        store.clone(),
+        updraft_engine::Registry::with(updraft_operators::register_all),
+        opts,
+    )
+    .await
+    .unwrap();
     let stop = tokio_util::sync::CancellationToken::new();
     let mut extra = Vec::new();
     if workers > 1 {

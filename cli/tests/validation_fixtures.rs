@@ -15,7 +15,7 @@ fn fixtures() -> Vec<PathBuf> {
 
 #[test]
 fn each_invalid_fixture_reports_exactly_its_expected_problems() {
-    let registry = updraft_operators::registry();
+    let registry = updraft_engine::Registry::with(updraft_operators::register_all);
     let files = fixtures();
     assert!(files.len() >= 25, "fixtures missing: {}", files.len());
     let mut failures = Vec::new();
@@ -52,7 +52,7 @@ fn each_invalid_fixture_reports_exactly_its_expected_problems() {
 
 #[test]
 fn example_dags_are_valid() {
-    let registry = updraft_operators::registry();
+    let registry = updraft_engine::Registry::with(updraft_operators::register_all);
     let dags = Path::new(env!("CARGO_MANIFEST_DIR")).join("../dags");
     let bag = updraft_engine::load_paths(&[dags], &registry);
     let problems: Vec<String> = bag.diagnostics().map(ToString::to_string).collect();

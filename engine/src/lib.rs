@@ -2,11 +2,9 @@
 //! and data intervals, templating, and the operator interface. It knows no
 //! concrete operator, no HTTP and no HTML.
 
-pub mod connection;
 pub mod connection_uri;
 pub mod dag;
 pub mod diagnostic;
-pub mod duration;
 pub mod operator;
 pub mod runtime;
 pub mod schedule;
@@ -15,6 +13,8 @@ pub mod suggest;
 pub mod template;
 pub mod time;
 pub mod yaml;
+
+pub use updraft_operator_api::{connection, duration};
 
 pub use dag::{Dag, DagBag, Task, TriggerRule, load_dag, load_paths};
 pub use diagnostic::Diagnostic;

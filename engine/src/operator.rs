@@ -3,95 +3,13 @@
 //! fills a [`Registry`] and hands it in.
 
 use std::collections::BTreeMap;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
-
-use serde::de::DeserializeOwned;
-use tokio_util::sync::CancellationToken;
 
 use crate::yaml::{Node, Span, from_node_with_extra_fields};
 
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
-/// What a task returned, available to downstream templates as
-/// `outputs.<task_id>`.
-pub type Output = serde_json::Value;
-
-/// Why a task did not succeed. The type carries the retry meaning.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum TaskError {
-    /// Failed; retried if the task has retries left.
-    #[error("{0}")]
-    Failed(String),
-    /// Failed in a way a retry cannot fix (a bad config after rendering).
-    #[error("{0}")]
-    Fatal(String),
-    /// Stopped on request (timeout, shutdown, a user's action).
-    #[error("cancelled")]
-    Cancelled,
-}
-
-/// Which stream a log line came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogStream {
-    Stdout,
-    Stderr,
-    /// Lines written by Updraft itself about the task.
-    System,
-}
-
-/// Where an operator writes its log, line by line, as lines are produced.
-type LineFn = dyn Fn(LogStream, &str) + Send + Sync;
-
-#[derive(Clone)]
-pub struct LogSink(Arc<LineFn>);
-
-impl LogSink {
-    pub fn new(f: impl Fn(LogStream, &str) + Send + Sync + 'static) -> Self {
-        LogSink(Arc::new(f))
-    }
-
-    pub fn line(&self, stream: LogStream, text: &str) {
-        (self.0)(stream, text)
-    }
-}
-
-impl std::fmt::Debug for LogSink {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("LogSink")
-    }
-}
-
-/// What an operator gets besides its rendered config.
-#[derive(Debug, Clone)]
-pub struct TaskContext {
-    pub dag_id: String,
-    pub task_id: String,
-    pub run_id: String,
-    pub try_number: u32,
-    pub log: LogSink,
-    /// Cancelled on timeout, shutdown or a user's action; operators stop
-    /// their work (and any process or container) and return
-    /// [`TaskError::Cancelled`].
-    pub cancel: CancellationToken,
-}
-
-/// An operator: a typed config and how to execute it.
-pub trait Operator: Send + Sync + 'static {
-    /// The name users write after `operator:`.
-    const NAME: &'static str;
-    /// The operator's own task fields; deny unknown fields.
-    type Config: DeserializeOwned + Send + 'static;
-
-    /// Checks beyond types, run when the DAG loads: one message per problem.
-    fn validate(_config: &Self::Config) -> Vec<String> {
-        Vec::new()
-    }
-
-    fn execute(&self, config: Self::Config, ctx: TaskContext)
-    -> impl Future<Output = Result<Output, TaskError>> + Send;
-}
+pub use updraft_operator_api::{
+    BoxFuture, LogSink, LogStream, Operator, Output, Registrar, Scratch, TaskContext, TaskError,
+};
 
 /// A problem in an operator config: place (if known) and message.
 pub type ConfigProblem = (Option<Span>, String);
@@ -134,6 +52,13 @@ impl Registry {
         self
     }
 
+    /// A registry filled by `fill` (e.g. `updraft_operators::register_all`).
+    pub fn with(fill: impl FnOnce(&mut Registry)) -> Self {
+        let mut r = Registry::new();
+        fill(&mut r);
+        r
+    }
+
     pub fn contains(&self, name: &str) -> bool {
         self.ops.contains_key(name)
     }
@@ -163,5 +88,11 @@ impl Registry {
 impl std::fmt::Debug for Registry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_list().entries(self.ops.keys()).finish()
+    }
+}
+
+impl Registrar for Registry {
+    fn register<O: Operator>(&mut self, op: O) -> &mut Self {
+        Registry::register(self, op)
     }
 }

@@ -5,13 +5,12 @@ pub mod docker;
 pub mod empty;
 pub mod shell;
 
-use updraft_engine::Registry;
+use updraft_operator_api::Registrar;
 
-/// A registry holding every operator of this crate.
-pub fn registry() -> Registry {
-    let mut r = Registry::new();
+/// Registers every operator of this crate (with the engine's registry:
+/// `Registry::with(updraft_operators::register_all)`).
+pub fn register_all<R: Registrar>(r: &mut R) {
     r.register(empty::EmptyOperator)
         .register(shell::ShellOperator)
         .register(docker::DockerOperator);
-    r
 }

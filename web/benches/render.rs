@@ -69,7 +69,10 @@ async fn main() {
         .await
         .unwrap();
     store.migrate().await.unwrap();
-    let cache = Arc::new(DagCache::new(store.clone(), updraft_operators::registry()));
+    let cache = Arc::new(DagCache::new(
+        store.clone(),
+        updraft_engine::Registry::with(updraft_operators::register_all),
+    ));
     eprintln!("setting up 1,000 DAGs with 3 runs each, and a 50-task DAG with 25 runs...");
     for i in 0..1000 {
         let id = format!("dag_{i:04}");

@@ -95,7 +95,7 @@ async fn trigger_watch_the_grid_and_follow_a_log() {
     store.migrate().await.unwrap();
     let local = Local::start(
         store.clone(),
-        updraft_operators::registry(),
+        updraft_engine::Registry::with(updraft_operators::register_all),
         LocalOptions {
             dags_folder: dir.path().join("dags"),
             slots: 4,

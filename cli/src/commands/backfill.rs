@@ -42,7 +42,7 @@ pub struct BackfillArgs {
 }
 
 pub async fn backfill(settings: &Settings, a: BackfillArgs) -> Result<ExitCode> {
-    let registry = updraft_operators::registry();
+    let registry = updraft_engine::Registry::with(updraft_operators::register_all);
     let dag = find(settings, &registry, &a.dag_id)?;
     let start = parse_instant(&a.start, dag.tz())
         .map_err(anyhow::Error::msg)

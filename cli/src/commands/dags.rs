@@ -91,7 +91,7 @@ pub enum ShowFormat {
 }
 
 pub fn run(cmd: DagsCommand, settings: &Settings) -> Result<ExitCode> {
-    let registry = updraft_operators::registry();
+    let registry = updraft_engine::Registry::with(updraft_operators::register_all);
     match cmd {
         DagsCommand::Validate { paths } => {
             let paths = if paths.is_empty() {
@@ -144,7 +144,11 @@ pub fn run(cmd: DagsCommand, settings: &Settings) -> Result<ExitCode> {
 
 /// Loads a DAG from the folder and records its current version.
 async fn sync(settings: &Settings, store: &Store, dag_id: &str) -> Result<(Arc<Dag>, i64)> {
-    let dag = find(settings, &updraft_operators::registry(), dag_id)?;
+    let dag = find(
+        settings,
+        &updraft_engine::Registry::with(updraft_operators::register_all),
+        dag_id,
+    )?;
     let version = store
         .sync_dag(
             dag_id,

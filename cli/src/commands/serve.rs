@@ -96,7 +96,12 @@ async fn serve(settings: &Settings, opts: LocalOptions, what: &str, bind: Option
     if opts.run_worker {
         check_secrets(&store, settings).await?;
     }
-    let local = Local::start(store, updraft_operators::registry(), opts).await?;
+    let local = Local::start(
+        store,
+        updraft_engine::Registry::with(updraft_operators::register_all),
+        opts,
+    )
+    .await?;
     let web_stop = CancellationToken::new();
     let web = match bind {
         Some(bind) => {
@@ -154,7 +159,10 @@ pub fn scheduler(settings: &Settings) -> Result<ExitCode> {
 pub fn web(settings: &Settings, bind: &str) -> Result<ExitCode> {
     runtime()?.block_on(async {
         let store = open(settings).await?;
-        let cache = Arc::new(DagCache::new(store.clone(), updraft_operators::registry()));
+        let cache = Arc::new(DagCache::new(
+            store.clone(),
+            updraft_engine::Registry::with(updraft_operators::register_all),
+        ));
         let (listener, params) = bind_web(&store, bind, cache, None, settings.overrides.clone()).await?;
         let stop = CancellationToken::new();
         let web = spawn_web(listener, params, stop.clone());
@@ -169,7 +177,10 @@ pub fn worker(settings: &Settings, slots: u32) -> Result<ExitCode> {
     runtime()?.block_on(async {
         let store = open(settings).await?;
         check_secrets(&store, settings).await?;
-        let cache = Arc::new(DagCache::new(store.clone(), updraft_operators::registry()));
+        let cache = Arc::new(DagCache::new(
+            store.clone(),
+            updraft_engine::Registry::with(updraft_operators::register_all),
+        ));
         let signals = Signals::default();
         let config = WorkerConfig::new(slots).with_overrides(settings.overrides.clone());
         let worker = Arc::new(Worker::new(

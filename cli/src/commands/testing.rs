@@ -65,7 +65,7 @@ fn logical(dag: &updraft_engine::Dag, text: Option<&str>) -> Result<Option<Times
 }
 
 pub async fn test_dag(settings: &Settings, dag_id: &str, logical_date: Option<&str>) -> Result<ExitCode> {
-    let registry = updraft_operators::registry();
+    let registry = updraft_engine::Registry::with(updraft_operators::register_all);
     let dag = find(settings, &registry, dag_id)?;
     let at = logical(&dag, logical_date)?;
     let (_dir, store) = private_store(settings).await?;
@@ -165,7 +165,7 @@ pub async fn test_dag(settings: &Settings, dag_id: &str, logical_date: Option<&s
 }
 
 pub async fn test_task(settings: &Settings, dag_id: &str, task_id: &str, logical_date: &str) -> Result<ExitCode> {
-    let registry = updraft_operators::registry();
+    let registry = updraft_engine::Registry::with(updraft_operators::register_all);
     let dag = find(settings, &registry, dag_id)?;
     if dag.task(task_id).is_none() {
         let names: Vec<&str> = dag.tasks.iter().map(|t| t.task_id.as_str()).collect();

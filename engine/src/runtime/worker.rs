@@ -129,6 +129,11 @@ impl Worker {
                 heartbeat: now,
             })
             .await?;
+        // Scratch folders of workers that died mid-try (kill -9, a crash).
+        let swept = updraft_operator_api::sweep_orphans(|pid| std::path::Path::new(&format!("/proc/{pid}")).exists());
+        if swept > 0 {
+            tracing::info!(swept, "removed scratch folders left by workers that are gone");
+        }
         let (writer, writer_task) = super::writer::Writer::spawn(
             self.store.clone(),
             self.config.worker_id.clone(),
@@ -376,7 +381,7 @@ impl Worker {
             Ending::Report(outcome) => {
                 let claims = match outcome {
                     TryOutcome::Success { .. } => self.downstream_claims(&claimed).await,
-                    TryOutcome::Failed { .. } => Vec::new(),
+                    TryOutcome::Failed { .. } | TryOutcome::Skipped { .. } => Vec::new(),
                 };
                 self.report(&claimed, &writer, outcome, claims).await
             }
@@ -501,6 +506,7 @@ impl Worker {
                 });
             }
         };
+        let connections = Arc::new(connections);
         system(format!(
             "try {} of {} on {} (operator {})",
             c.ti.try_number, c.ti.max_tries, self.config.worker_id, task.operator
@@ -519,7 +525,7 @@ impl Worker {
             conf: c.run.conf.clone(),
             outputs: outputs.into_iter().collect(),
             variables: Arc::new(variables),
-            connections: Arc::new(connections),
+            connections: connections.clone(),
         };
         let rendered = match render_node(&task.config, &ctx.to_value()) {
             Ok(r) => r,
@@ -533,6 +539,7 @@ impl Worker {
             }
         };
         let sink_log = log.clone();
+        let room = log.writer.clone();
         let task_ctx = TaskContext {
             dag_id: c.run.dag_id.clone(),
             task_id: task.task_id.clone(),
@@ -540,8 +547,16 @@ impl Worker {
             try_number: c.ti.try_number,
             log: LogSink::new(move |stream, line| {
                 sink_log.line(stream, line);
+            })
+            .with_backpressure(move || {
+                let room = room.clone();
+                Box::pin(async move { room.room_for_logs().await })
             }),
             cancel: cancel.clone(),
+            connections,
+            // Removed when the operator's future (and every copy of the
+            // context it made) is gone.
+            scratch: crate::operator::Scratch::new(&format!("ti{}-try{}", c.ti.id, c.ti.try_number)),
         };
         let registry = self.cache.registry();
         let run = registry.execute(&task.operator, &rendered, task_ctx);
@@ -584,6 +599,21 @@ impl Worker {
                     error,
                     retry_at: retry_at(),
                 })
+            }
+            Err(TaskError::RetryAfter { message, after }) => {
+                let error = masker.mask(&message);
+                // The service's wait, if longer than the task's own delay.
+                let at = retry_at().map(|t| t.max(Timestamp::now() + delay(after)));
+                system(format!(
+                    "failed: {error} (the service asks to wait {})",
+                    format_duration(after)
+                ));
+                Ending::Report(TryOutcome::Failed { error, retry_at: at })
+            }
+            Err(TaskError::Skipped(reason)) => {
+                let reason = masker.mask(&reason);
+                system(format!("skipped: {reason}"));
+                Ending::Report(TryOutcome::Skipped { reason })
             }
             Err(TaskError::Fatal(msg)) => {
                 let error = masker.mask(&msg);

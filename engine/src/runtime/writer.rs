@@ -5,7 +5,10 @@
 //! end is recorded.
 
 use jiff::Timestamp;
-use tokio::sync::{mpsc, oneshot};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::store::{DownstreamClaim, LogRow, Store, StoreError, TaskInstance, TaskState, TryOutcome};
@@ -27,8 +30,25 @@ enum Write {
     Close,
 }
 
+/// Log bytes queued and not yet stored above which streaming operators
+/// wait ([`Writer::room_for_logs`]): a task printing faster than the store
+/// takes lines is slowed down instead of growing the worker's memory.
+const LOG_QUEUE_LIMIT: usize = 8 << 20;
+/// Counted per line besides its text (the row's other fields).
+const LINE_OVERHEAD: usize = 64;
+
 #[derive(Debug, Clone)]
-pub(crate) struct Writer(mpsc::UnboundedSender<Write>);
+pub(crate) struct Writer {
+    tx: mpsc::UnboundedSender<Write>,
+    queued: Arc<Queued>,
+}
+
+/// Log bytes waiting in the queue, and a wake-up when they are stored.
+#[derive(Debug, Default)]
+struct Queued {
+    bytes: AtomicUsize,
+    drained: Notify,
+}
 
 impl std::fmt::Debug for Write {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -43,18 +63,39 @@ impl Writer {
     /// schedulers elsewhere which runs changed.
     pub fn spawn(store: Store, worker_id: String, sender: String) -> (Writer, JoinHandle<()>) {
         let (tx, rx) = mpsc::unbounded_channel();
-        (Writer(tx), tokio::spawn(run(store, worker_id, sender, rx)))
+        let queued = Arc::new(Queued::default());
+        (
+            Writer {
+                tx,
+                queued: queued.clone(),
+            },
+            tokio::spawn(run(store, worker_id, sender, rx, queued)),
+        )
     }
 
     /// Queues a (masked) log line.
     pub fn log(&self, ti_id: i64, try_number: u32, stream: &'static str, line: String) {
-        let _ = self.0.send(Write::Log {
+        self.queued
+            .bytes
+            .fetch_add(line.len() + LINE_OVERHEAD, Ordering::Relaxed);
+        let _ = self.tx.send(Write::Log {
             ti_id,
             try_number,
             at: Timestamp::now(),
             stream,
             line,
         });
+    }
+
+    /// Resolves once the queued log lines are under [`LOG_QUEUE_LIMIT`].
+    pub async fn room_for_logs(&self) {
+        loop {
+            let drained = self.queued.drained.notified();
+            if self.queued.bytes.load(Ordering::Relaxed) <= LOG_QUEUE_LIMIT || self.tx.is_closed() {
+                return;
+            }
+            drained.await;
+        }
     }
 
     /// Records how a try ended, after its queued lines, and if it
@@ -77,7 +118,7 @@ impl Writer {
             claims,
             done,
         };
-        if self.0.send(Write::Finish(report)).is_err() {
+        if self.tx.send(Write::Finish(report)).is_err() {
             return Err(StoreError::Conflict("the worker's writer has stopped".into()));
         }
         rx.await
@@ -85,11 +126,17 @@ impl Writer {
     }
 
     pub fn close(&self) {
-        let _ = self.0.send(Write::Close);
+        let _ = self.tx.send(Write::Close);
     }
 }
 
-async fn run(store: Store, worker_id: String, sender: String, mut rx: mpsc::UnboundedReceiver<Write>) {
+async fn run(
+    store: Store,
+    worker_id: String,
+    sender: String,
+    mut rx: mpsc::UnboundedReceiver<Write>,
+    queued: Arc<Queued>,
+) {
     let mut batch = Vec::new();
     loop {
         if rx.recv_many(&mut batch, 2048).await == 0 {
@@ -115,6 +162,7 @@ async fn run(store: Store, worker_id: String, sender: String, mut rx: mpsc::Unbo
                 Write::Close => close = true,
             }
         }
+        let line_bytes: usize = lines.iter().map(|l| l.4.len() + LINE_OVERHEAD).sum();
         let rows: Vec<LogRow<'_>> = lines
             .iter()
             .map(|(t, n, at, s, l)| (*t, *n, *at, *s, l.as_str()))
@@ -147,6 +195,11 @@ async fn run(store: Store, worker_id: String, sender: String, mut rx: mpsc::Unbo
             if !reports.is_empty() {
                 finish_many(&store, &worker_id, reports).await;
             }
+        }
+        if line_bytes > 0 {
+            // Stored (or given up on): room for the operators waiting.
+            queued.bytes.fetch_sub(line_bytes, Ordering::Relaxed);
+            queued.drained.notify_waiters();
         }
         // One NOTIFY per run changed, not per try: schedulers in other
         // processes read the run again (Postgres; nothing on SQLite).

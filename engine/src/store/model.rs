@@ -154,6 +154,11 @@ pub enum TryOutcome {
         error: String,
         retry_at: Option<Timestamp>,
     },
+    /// Nothing to do (the operator said so): `skipped`, with the reason
+    /// kept as the task's note.
+    Skipped {
+        reason: String,
+    },
 }
 
 /// One stored log line.

@@ -339,7 +339,7 @@ impl Store {
             .enumerate()
             .filter_map(|(k, (id, n, o))| match o {
                 TryOutcome::Success { output } => Some((k, *id, *n, output)),
-                TryOutcome::Failed { .. } => None,
+                TryOutcome::Failed { .. } | TryOutcome::Skipped { .. } => None,
             })
             .collect();
         for chunk in successes.chunks(300) {
@@ -381,7 +381,7 @@ impl Store {
             }
         }
         for (k, (ti_id, try_number, outcome)) in tries.iter().enumerate() {
-            if matches!(outcome, TryOutcome::Failed { .. }) {
+            if !matches!(outcome, TryOutcome::Success { .. }) {
                 states[k] = finish_one(&mut tx, *ti_id, *try_number, worker_id, outcome).await?;
             }
         }
@@ -626,6 +626,10 @@ fn push_finish(stmts: &mut Statements, ti_id: i64, try_number: u32, worker_id: &
                 "UPDATE task_instances SET state = CASE WHEN try_number < max_tries AND $5 >= 0 THEN 'up_for_retry' ELSE 'failed' END, \
                      next_retry_at = CASE WHEN try_number < max_tries AND $5 >= 0 THEN $5 ELSE NULL END, end_date = $4, error = $6 {fence}"
             )
+        }
+        TryOutcome::Skipped { reason } => {
+            args.push(Arg::from(reason.as_str()));
+            format!("UPDATE task_instances SET state = 'skipped', end_date = $4, output = NULL, error = $5 {fence}")
         }
     };
     stmts.push(&sql, args);

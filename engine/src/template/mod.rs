@@ -14,9 +14,7 @@ pub use datetime::isoformat;
 use crate::yaml::Node;
 
 /// True if `s` holds template syntax at all; plain text is used as is.
-pub fn is_template(s: &str) -> bool {
-    s.contains("{{") || s.contains("{%") || s.contains("{#")
-}
+pub use updraft_operator_api::is_template;
 
 static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
     let mut env = Environment::new();

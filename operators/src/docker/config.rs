@@ -61,6 +61,11 @@ pub struct DockerConfig {
     /// Registry credentials; without them, `~/.docker/config.json` is used.
     #[serde(default)]
     pub registry: Option<RegistryCredentials>,
+    /// A connection holding the registry's credentials, as Airflow's
+    /// `docker` connection does (host: the registry, login, password); for
+    /// Artifact Registry, login `oauth2accesstoken` or `_json_key`.
+    #[serde(default, alias = "conn_id")]
+    pub docker_conn_id: Option<String>,
 }
 
 fn yes() -> bool {
@@ -382,6 +387,9 @@ impl DockerConfig {
         let mut problems = Vec::new();
         if self.image.trim().is_empty() {
             problems.push("`image` is empty".to_string());
+        }
+        if self.registry.is_some() && self.docker_conn_id.is_some() {
+            problems.push("`registry` and `docker_conn_id` both give credentials: keep one".to_string());
         }
         for key in self.environment.keys() {
             if key.is_empty() || key.contains('=') || key.contains('\0') {

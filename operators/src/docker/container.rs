@@ -17,10 +17,10 @@ use bollard::query_parameters::{
     RemoveContainerOptionsBuilder, StopContainerOptionsBuilder,
 };
 use futures_util::{Stream, StreamExt};
-use updraft_engine::operator::{LogStream, Output, TaskContext, TaskError};
+use updraft_operator_api::{LogStream, Output, TaskContext, TaskError};
 
 use super::auth;
-use super::config::{DEFAULT_DOCKER_URL, DockerConfig, GpuCount, MountKind, PullPolicy};
+use super::config::{DEFAULT_DOCKER_URL, DockerConfig, GpuCount, MountKind, PullPolicy, RegistryCredentials};
 use super::engine;
 use super::error::{DockerError, is_status, reason};
 use super::logs::LineLog;
@@ -36,7 +36,10 @@ pub const LABEL_RUN: &str = "updraft.run_id";
 pub const LABEL_TASK: &str = "updraft.task_id";
 pub const LABEL_TRY: &str = "updraft.try";
 
-pub async fn run(config: DockerConfig, ctx: &TaskContext) -> Result<Output, TaskError> {
+pub async fn run(mut config: DockerConfig, ctx: &TaskContext) -> Result<Output, TaskError> {
+    if let Some(id) = &config.docker_conn_id {
+        config.registry = Some(registry_from_connection(ctx, id)?);
+    }
     let url = config.docker_url.as_deref().unwrap_or(DEFAULT_DOCKER_URL);
     let docker = tokio::select! {
         d = engine::connect(url) => d?,
@@ -146,7 +149,12 @@ async fn follow(
                 return Err(Stop::Cancelled);
             }
             item = logs.next(), if logs_open => match item {
-                Some(Ok(out)) => push(log, out),
+                Some(Ok(out)) => {
+                    push(log, out);
+                    // A container printing faster than the log is stored
+                    // waits (the engine stops reading from it meanwhile).
+                    ctx.log.ready().await;
+                }
                 Some(Err(e)) => {
                     ctx.log.line(LogStream::System, &format!("log stream ended early: {}", reason(&e)));
                     logs_open = false;
@@ -480,13 +488,76 @@ impl Drop for Guard {
     }
 }
 
+/// Registry credentials from Airflow's `docker` connection: the registry
+/// in `host` (a scheme is dropped), `login` and `password`.
+fn registry_from_connection(ctx: &TaskContext, conn_id: &str) -> Result<RegistryCredentials, TaskError> {
+    let c = ctx.connection("docker_conn_id", conn_id)?;
+    let missing = |what: &str| {
+        TaskError::Fatal(format!(
+            "task `{}`: `docker_conn_id`: connection `{conn_id}` has no {what}",
+            ctx.task_id
+        ))
+    };
+    let server = c.host.as_deref().map(|h| {
+        let h = h.split_once("://").map_or(h, |(_, rest)| rest);
+        h.trim_end_matches('/').to_string()
+    });
+    Ok(RegistryCredentials {
+        server: server.filter(|s| !s.is_empty()),
+        username: c
+            .login
+            .clone()
+            .filter(|l| !l.is_empty())
+            .ok_or_else(|| missing("login"))?,
+        password: c.password.clone().ok_or_else(|| missing("password"))?,
+    })
+}
+
 #[cfg(test)]
 mod tests {
-    use tokio_util::sync::CancellationToken;
-    use updraft_engine::operator::{LogSink, TaskContext};
     use updraft_engine::yaml::{from_node, parse_document};
+    use updraft_operator_api::TaskContext;
 
     use super::*;
+
+    /// Airflow's `docker` connection gives the pull its credentials; a
+    /// connection without a password is named, without a secret.
+    #[test]
+    fn registry_credentials_come_from_a_docker_connection() {
+        use updraft_operator_api::Connection;
+        let mut conns = std::collections::BTreeMap::new();
+        conns.insert(
+            "gar".to_string(),
+            Connection {
+                conn_type: Some("docker".into()),
+                host: Some("https://europe-west1-docker.pkg.dev/".into()),
+                login: Some("oauth2accesstoken".into()),
+                password: Some("ya29.token-1".into()),
+                ..Default::default()
+            },
+        );
+        conns.insert(
+            "half".to_string(),
+            Connection {
+                login: Some("u".into()),
+                ..Default::default()
+            },
+        );
+        let ctx = TaskContext {
+            connections: std::sync::Arc::new(conns),
+            ..TaskContext::detached("ml")
+        };
+        let c = registry_from_connection(&ctx, "gar").unwrap();
+        assert_eq!(c.server.as_deref(), Some("europe-west1-docker.pkg.dev"));
+        assert_eq!(
+            (c.username.as_str(), c.password.as_str()),
+            ("oauth2accesstoken", "ya29.token-1")
+        );
+        let e = registry_from_connection(&ctx, "half").unwrap_err().to_string();
+        assert_eq!(e, "task `ml`: `docker_conn_id`: connection `half` has no password");
+        let e = registry_from_connection(&ctx, "nope").unwrap_err().to_string();
+        assert!(e.contains("connection `nope` does not exist"), "{e}");
+    }
 
     #[test]
     fn the_config_maps_onto_the_engine_request() {
@@ -499,11 +570,9 @@ mod tests {
         let config: DockerConfig = from_node(&node).unwrap();
         let ctx = TaskContext {
             dag_id: "d".into(),
-            task_id: "t".into(),
             run_id: "r".into(),
             try_number: 2,
-            log: LogSink::new(|_, _| {}),
-            cancel: CancellationToken::new(),
+            ..TaskContext::detached("t")
         };
         let body = create_body(&config, &ctx).unwrap();
         assert_eq!(body.cmd, Some(vec!["a".to_string(), "b c".to_string()]));

@@ -2,7 +2,7 @@
 //! task's error: what is missing and where, never a raw API dump, never a
 //! credential.
 
-use updraft_engine::operator::TaskError;
+use updraft_operator_api::TaskError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DockerError {

@@ -5,7 +5,7 @@
 
 use std::collections::VecDeque;
 
-use updraft_engine::operator::{LogSink, LogStream};
+use updraft_operator_api::{LogSink, LogStream};
 
 /// How many lines a failure's error shows.
 pub const TAIL_LINES: usize = 20;

@@ -16,7 +16,7 @@ pub use config::{Args, DockerConfig, MountConfig, MountKind, PullPolicy, Registr
 pub use container::{LABEL_DAG, LABEL_RUN, LABEL_TASK, LABEL_TRY};
 pub use error::DockerError;
 
-use updraft_engine::operator::{Operator, Output, TaskContext, TaskError};
+use updraft_operator_api::{Operator, Output, TaskContext, TaskError};
 
 pub struct DockerOperator;
 

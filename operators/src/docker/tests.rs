@@ -12,9 +12,9 @@ use std::time::Duration;
 use bollard::Docker;
 use bollard::models::ContainerCreateBody;
 use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
-use updraft_engine::operator::{LogSink, LogStream, Registry, TaskContext, TaskError};
+use updraft_engine::Registry;
 use updraft_engine::yaml::parse_document;
+use updraft_operator_api::{LogSink, LogStream, TaskContext, TaskError};
 
 use super::DockerOperator;
 use super::container::{LABEL_DAG, LABEL_RUN, LABEL_TASK, LABEL_TRY};
@@ -47,16 +47,14 @@ fn ctx(task: &str) -> (TaskContext, Lines) {
     let sink = lines.clone();
     let ctx = TaskContext {
         dag_id: "docker_tests".into(),
-        task_id: task.into(),
         run_id: format!(
             "test__{}_{}_{}",
             std::process::id(),
             N.fetch_add(1, Ordering::SeqCst),
             jiff_free_nanos()
         ),
-        try_number: 1,
         log: LogSink::new(move |s, l| sink.lock().unwrap().push((s, l.to_string()))),
-        cancel: CancellationToken::new(),
+        ..TaskContext::detached(task)
     };
     (ctx, lines)
 }

@@ -1,7 +1,7 @@
 //! `operator: empty`: no fields; succeeds at once. For joins and markers.
 
 use serde::Deserialize;
-use updraft_engine::operator::{Operator, Output, TaskContext, TaskError};
+use updraft_operator_api::{Operator, Output, TaskContext, TaskError};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

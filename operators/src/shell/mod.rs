@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::Deserialize;
-use updraft_engine::operator::{Operator, Output, TaskContext, TaskError};
+use updraft_operator_api::{Operator, Output, TaskContext, TaskError};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -19,7 +19,8 @@ pub struct ShellConfig {
     /// Added to (and overriding) the worker's environment.
     #[serde(default)]
     pub env: BTreeMap<String, String>,
-    /// The working directory; the worker's own if unset.
+    /// The working directory; unset, a temporary folder of the try's own,
+    /// removed when it ends (as Airflow's BashOperator does).
     #[serde(default)]
     pub cwd: Option<PathBuf>,
 }

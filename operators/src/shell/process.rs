@@ -8,7 +8,7 @@ use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::{Child, Command};
-use updraft_engine::operator::{LogSink, LogStream, Output, TaskContext, TaskError};
+use updraft_operator_api::{LogSink, LogStream, Output, TaskContext, TaskError};
 
 use super::ShellConfig;
 
@@ -26,8 +26,21 @@ pub async fn run(config: &ShellConfig, ctx: &TaskContext) -> Result<Output, Task
         // Its own process group, so a stop reaches what it started too.
         .process_group(0)
         .kill_on_drop(true);
-    if let Some(dir) = &config.cwd {
-        cmd.current_dir(dir);
+    // As Airflow's BashOperator: in a temporary folder of its own (the
+    // try's scratch folder, removed when the try ends) unless told otherwise.
+    match &config.cwd {
+        Some(dir) => {
+            cmd.current_dir(dir);
+        }
+        None => {
+            let dir = ctx.scratch.dir().map_err(|e| {
+                TaskError::Failed(format!(
+                    "creating the scratch folder {}: {e}",
+                    ctx.scratch.path().display()
+                ))
+            })?;
+            cmd.current_dir(dir);
+        }
     }
     let mut child = cmd.spawn().map_err(|e| {
         let place = config
@@ -115,6 +128,8 @@ async fn pump(reader: impl AsyncRead + Unpin, log: LogSink, stream: LogStream) -
                 if !line.trim().is_empty() {
                     last = line.to_string();
                 }
+                // A command printing faster than the log is stored waits.
+                log.ready().await;
             }
         }
     }

@@ -2,8 +2,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
-use updraft_engine::operator::{LogSink, LogStream, Operator, TaskContext, TaskError};
+use updraft_operator_api::{LogSink, LogStream, Operator, TaskContext, TaskError};
 
 use super::{ShellConfig, ShellOperator};
 
@@ -13,12 +12,8 @@ fn ctx() -> (TaskContext, Lines) {
     let lines: Lines = Arc::default();
     let sink = lines.clone();
     let ctx = TaskContext {
-        dag_id: "d".into(),
-        task_id: "t".into(),
-        run_id: "r".into(),
-        try_number: 1,
         log: LogSink::new(move |s, l| sink.lock().unwrap().push((s, l.to_string()))),
-        cancel: CancellationToken::new(),
+        ..TaskContext::detached("t")
     };
     (ctx, lines)
 }
@@ -170,4 +165,50 @@ async fn a_cancel_after_the_shell_exited_stops_what_it_left_holding_the_pipes() 
         .unwrap();
     assert_eq!(res.unwrap_err(), TaskError::Cancelled);
     all_gone(pgid).await;
+}
+
+/// Without `cwd`, the command runs in the try's scratch folder, which is
+/// gone once the try's context is.
+#[tokio::test]
+async fn runs_in_the_try_scratch_folder_which_is_removed_after() {
+    let (ctx, lines) = ctx();
+    let scratch = ctx.scratch.path().to_path_buf();
+    let out = ShellOperator
+        .execute(cfg("pwd; echo data > left-behind.txt"), ctx)
+        .await
+        .unwrap();
+    assert_eq!(out["last_line"], scratch.display().to_string());
+    assert_eq!(lines.lock().unwrap()[0].1, scratch.display().to_string());
+    assert!(!scratch.exists(), "the scratch folder outlived the try");
+}
+
+/// A command printing faster than the log takes lines waits for room: a
+/// log that has none stops the reading (the pipe fills, the writer blocks).
+#[tokio::test]
+async fn a_full_log_holds_the_command_back() {
+    let (ctx, lines) = ctx();
+    let (open_tx, open_rx) = tokio::sync::watch::channel(false);
+    let ctx = TaskContext {
+        log: ctx.log.clone().with_backpressure(move || {
+            let mut rx = open_rx.clone();
+            Box::pin(async move {
+                let _ = rx.wait_for(|open| *open).await;
+            })
+        }),
+        ..ctx
+    };
+    let run = tokio::spawn(ShellOperator.execute(cfg("for i in $(seq 1 5000); do echo line $i; done"), ctx));
+    // Wait for the first line, then give the command time it would need to
+    // print everything if nothing held it back.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while lines.lock().unwrap().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "no line arrived");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(lines.lock().unwrap().len(), 1, "one line taken, then held");
+    assert!(!run.is_finished());
+    open_tx.send(true).unwrap();
+    run.await.unwrap().unwrap();
+    assert_eq!(lines.lock().unwrap().len(), 5000);
 }

@@ -42,7 +42,10 @@ pub async fn fixture() -> Fixture {
     let url = format!("sqlite://{}/state.db", dir.path().display());
     let store = Store::connect(&url).await.unwrap();
     store.migrate().await.unwrap();
-    let cache = Arc::new(DagCache::new(store.clone(), updraft_operators::registry()));
+    let cache = Arc::new(DagCache::new(
+        store.clone(),
+        updraft_engine::Registry::with(updraft_operators::register_all),
+    ));
     add_dag(&store, &cache, "etl", DAG).await;
     Fixture { store, cache, dir }
 }
