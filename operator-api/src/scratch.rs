@@ -48,12 +48,11 @@ impl Scratch {
     /// The folder, created (private to this user) on first call.
     pub fn dir(&self) -> std::io::Result<&Path> {
         if self.0.created.get().is_none() {
-            std::fs::create_dir_all(&self.0.path)?;
+            let mut builder = std::fs::DirBuilder::new();
+            builder.recursive(true);
             #[cfg(unix)]
-            {
-                use std::os::unix::fs::PermissionsExt;
-                std::fs::set_permissions(&self.0.path, std::fs::Permissions::from_mode(0o700))?;
-            }
+            std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+            builder.create(&self.0.path)?;
             let _ = self.0.created.set(());
         }
         Ok(&self.0.path)
@@ -108,6 +107,12 @@ mod tests {
         assert!(!s.path().exists(), "nothing made until used");
         let copy = s.clone();
         let dir = s.dir().unwrap().to_path_buf();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&dir).unwrap().permissions().mode();
+            assert_eq!(mode & 0o077, 0, "private to its user: {mode:o}");
+        }
         std::fs::write(dir.join("f"), "x").unwrap();
         drop(s);
         assert!(dir.join("f").exists(), "a handle is still alive");
