@@ -20,7 +20,7 @@ use serde::de::DeserializeOwned;
 
 pub use connection::Connection;
 pub use context::TaskContext;
-pub use error::TaskError;
+pub use error::{TaskError, chain};
 pub use log::{LogSink, LogStream};
 pub use scratch::{Scratch, scratch_root, sweep_orphans};
 pub use template::{ConfigDuration, Tpl, is_template};

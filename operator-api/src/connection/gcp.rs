@@ -38,6 +38,9 @@ pub struct GcpConnection {
     pub scopes: Vec<String>,
     /// Service accounts to impersonate, in order (the last one acts).
     pub impersonation_chain: Vec<String>,
+    /// Another storage endpoint (an emulator, a private endpoint); not an
+    /// Airflow field.
+    pub endpoint_url: Option<String>,
 }
 
 impl GcpConnection {
@@ -47,6 +50,7 @@ impl GcpConnection {
             project: None,
             scopes: Vec::new(),
             impersonation_chain: Vec::new(),
+            endpoint_url: None,
         }
     }
 
@@ -96,6 +100,7 @@ impl GcpConnection {
             project,
             scopes: list("scope"),
             impersonation_chain: list("impersonation_chain"),
+            endpoint_url: get("endpoint_url"),
         })
     }
 }

@@ -1,0 +1,67 @@
+//! Cuts a stream of writes into chunks of exactly [`CHUNK`] bytes, each
+//! allocated once, and tells which chunks are known not to be the last
+//! (S3's last part and GCS's final chunk are sent by `finish`).
+
+use bytes::{Bytes, BytesMut};
+
+use crate::CHUNK;
+
+#[derive(Default)]
+pub struct Chunker {
+    current: BytesMut,
+    /// A full chunk, held until more data shows it is not the last.
+    full: Option<Bytes>,
+}
+
+impl Chunker {
+    /// Takes `data`; returns the chunks ready to send, in order.
+    pub fn push(&mut self, mut data: &[u8]) -> Vec<Bytes> {
+        let mut ready = Vec::new();
+        while !data.is_empty() {
+            if let Some(full) = self.full.take() {
+                ready.push(full);
+            }
+            if self.current.capacity() == 0 {
+                self.current = BytesMut::with_capacity(CHUNK);
+            }
+            let n = (CHUNK - self.current.len()).min(data.len());
+            self.current.extend_from_slice(&data[..n]);
+            data = &data[n..];
+            if self.current.len() == CHUNK {
+                self.full = Some(std::mem::take(&mut self.current).freeze());
+            }
+        }
+        ready
+    }
+
+    /// The last chunk (possibly empty), once everything was pushed.
+    pub fn last(&mut self) -> Bytes {
+        match self.full.take() {
+            Some(full) => {
+                debug_assert!(self.current.is_empty());
+                full
+            }
+            None => std::mem::take(&mut self.current).freeze(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_are_whole_and_the_last_is_held_back() {
+        let mut c = Chunker::default();
+        assert!(c.push(&vec![1u8; CHUNK - 1]).is_empty());
+        assert!(c.push(&[2u8]).is_empty(), "a full chunk may be the last: held");
+        let ready = c.push(&[3u8; 10]);
+        assert_eq!(ready.len(), 1);
+        assert_eq!(ready[0].len(), CHUNK);
+        assert_eq!(c.last().len(), 10);
+        let mut exact = Chunker::default();
+        assert!(exact.push(&vec![0u8; 2 * CHUNK]).len() == 1);
+        assert_eq!(exact.last().len(), CHUNK, "the second full chunk is the last");
+        assert_eq!(Chunker::default().last().len(), 0);
+    }
+}

@@ -1,0 +1,511 @@
+//! Google Cloud Storage over its JSON API (the API the local emulators
+//! serve too), on the shared HTTP client.
+//!
+//! Credentials: the connection's key (`keyfile_dict` / `key_path`), else
+//! Application Default Credentials in Google's documented order:
+//! `GOOGLE_APPLICATION_CREDENTIALS`, gcloud's
+//! `application_default_credentials.json`, then the metadata server. A
+//! service account signs its own token request (RS256 with ring); an
+//! authorized user (`gcloud auth application-default login`) refreshes its
+//! token. `STORAGE_EMULATOR_HOST` (as Google's client libraries read it) or
+//! the connection's `endpoint_url` points at another server; with one and
+//! no key, requests go without credentials, as with Google's clients.
+//!
+//! Uploads of up to one [`CHUNK`](crate::CHUNK) are one request; larger ones are
+//! resumable uploads in chunks of [`CHUNK`](crate::CHUNK), finalized by the last chunk
+//! on `finish`. Dropped unfinished, the session is deleted and no object
+//! appears.
+
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use bytes::Bytes;
+use futures_util::TryStreamExt;
+use reqwest::{Response, StatusCode};
+use serde_json::{Value, json};
+use tokio::sync::Mutex;
+use updraft_operator_api::connection::{GcpAuth, GcpConnection};
+
+use crate::chunker::Chunker;
+use crate::{IoError, Reader, http};
+
+const DEFAULT_ENDPOINT: &str = "https://storage.googleapis.com";
+const SCOPE: &str = "https://www.googleapis.com/auth/devstorage.read_write";
+const METADATA_TOKEN: &str =
+    "http://metadata.google.internal/computeMetadata/v1/instance/service-accounts/default/token";
+
+#[derive(Clone)]
+pub struct Gcs {
+    endpoint: String,
+    auth: std::sync::Arc<Auth>,
+}
+
+enum Auth {
+    Anonymous,
+    Token {
+        source: Box<TokenSource>,
+        cached: Mutex<Option<(String, Instant)>>,
+    },
+}
+
+enum TokenSource {
+    ServiceAccount {
+        email: String,
+        key: ring::rsa::KeyPair,
+        token_uri: String,
+    },
+    AuthorizedUser {
+        client_id: String,
+        client_secret: String,
+        refresh_token: String,
+        token_uri: String,
+    },
+    Metadata,
+}
+
+fn cred_err(what: impl std::fmt::Display) -> IoError {
+    IoError::Credentials(what.to_string())
+}
+
+impl Gcs {
+    pub fn new(conn: &GcpConnection) -> Result<Gcs, IoError> {
+        let emulator = std::env::var("STORAGE_EMULATOR_HOST").ok().filter(|s| !s.is_empty());
+        let endpoint = conn
+            .endpoint_url
+            .clone()
+            .or(emulator)
+            .map(|e| if e.contains("://") { e } else { format!("http://{e}") })
+            .unwrap_or_else(|| DEFAULT_ENDPOINT.into());
+        let custom = endpoint != DEFAULT_ENDPOINT;
+        let auth = match &conn.auth {
+            GcpAuth::KeyfileDict(k) => token(from_key(k)?),
+            GcpAuth::KeyPath(p) => {
+                let text = std::fs::read_to_string(p).map_err(|e| cred_err(format!("reading {}: {e}", p.display())))?;
+                let k: Value =
+                    serde_json::from_str(&text).map_err(|e| cred_err(format!("{}: not JSON: {e}", p.display())))?;
+                token(from_key(&k)?)
+            }
+            GcpAuth::ApplicationDefault if custom => Auth::Anonymous,
+            GcpAuth::ApplicationDefault => token(application_default()?),
+        };
+        Ok(Gcs {
+            endpoint: endpoint.trim_end_matches('/').to_string(),
+            auth: std::sync::Arc::new(auth),
+        })
+    }
+
+    async fn bearer(&self) -> Result<Option<String>, IoError> {
+        let Auth::Token { source, cached } = &*self.auth else {
+            return Ok(None);
+        };
+        let mut cached = cached.lock().await;
+        if let Some((t, until)) = &*cached
+            && Instant::now() < *until
+        {
+            return Ok(Some(t.clone()));
+        }
+        let (t, ttl) = fetch_token(source).await?;
+        // Renewed a minute before it expires.
+        *cached = Some((t.clone(), Instant::now() + ttl.saturating_sub(Duration::from_secs(60))));
+        Ok(Some(t))
+    }
+
+    async fn request(&self, method: reqwest::Method, url: &str) -> Result<reqwest::RequestBuilder, IoError> {
+        let mut rb = http::client().request(method, url);
+        if let Some(t) = self.bearer().await? {
+            rb = rb.bearer_auth(t);
+        }
+        Ok(rb)
+    }
+
+    fn object_url(&self, bucket: &str, key: &str) -> String {
+        format!("{}/storage/v1/b/{}/o/{}", self.endpoint, enc(bucket), enc(key))
+    }
+
+    pub async fn reader(&self, bucket: &str, key: &str) -> Result<Reader, IoError> {
+        let url = format!("{}?alt=media", self.object_url(bucket, key));
+        let resp = self
+            .request(reqwest::Method::GET, &url)
+            .await?
+            .send()
+            .await
+            .map_err(|e| transport(bucket, key, &e))?;
+        let resp = check(bucket, key, resp).await?;
+        let stream = resp.bytes_stream().map_err(std::io::Error::other);
+        Ok(Box::pin(tokio_util::io::StreamReader::new(stream)))
+    }
+
+    pub fn writer(&self, bucket: &str, key: &str) -> GcsWriter {
+        GcsWriter {
+            gcs: self.clone(),
+            bucket: bucket.into(),
+            key: key.into(),
+            buf: Chunker::default(),
+            session: None,
+            sent: 0,
+            finished: false,
+        }
+    }
+}
+
+fn token(source: TokenSource) -> Auth {
+    Auth::Token {
+        source: Box::new(source),
+        cached: Mutex::new(None),
+    }
+}
+
+/// A key file's contents: a service account or an authorized user.
+fn from_key(k: &Value) -> Result<TokenSource, IoError> {
+    let s = |f: &str| k.get(f).and_then(Value::as_str).map(str::to_string);
+    let need = |f: &str| s(f).ok_or_else(|| cred_err(format!("the key has no `{f}`")));
+    match s("type").as_deref() {
+        Some("service_account") => {
+            let pem = need("private_key")?;
+            let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+            let der = STANDARD
+                .decode(b64.trim())
+                .map_err(|_| cred_err("the service account's private_key is not a PEM key"))?;
+            let key = ring::rsa::KeyPair::from_pkcs8(&der).map_err(|e| {
+                cred_err(format!(
+                    "the service account's private_key is not an RSA PKCS#8 key ({e})"
+                ))
+            })?;
+            Ok(TokenSource::ServiceAccount {
+                email: need("client_email")?,
+                key,
+                token_uri: s("token_uri").unwrap_or_else(|| "https://oauth2.googleapis.com/token".into()),
+            })
+        }
+        Some("authorized_user") => Ok(TokenSource::AuthorizedUser {
+            client_id: need("client_id")?,
+            client_secret: need("client_secret")?,
+            refresh_token: need("refresh_token")?,
+            token_uri: s("token_uri").unwrap_or_else(|| "https://oauth2.googleapis.com/token".into()),
+        }),
+        Some(other) => Err(cred_err(format!(
+            "key type `{other}` is not supported (service_account or authorized_user)"
+        ))),
+        None => Err(cred_err("the key has no `type`")),
+    }
+}
+
+/// Application Default Credentials, in Google's documented order.
+fn application_default() -> Result<TokenSource, IoError> {
+    let from_file = |path: std::path::PathBuf| -> Result<TokenSource, IoError> {
+        let text = std::fs::read_to_string(&path).map_err(|e| cred_err(format!("reading {}: {e}", path.display())))?;
+        let k: Value =
+            serde_json::from_str(&text).map_err(|e| cred_err(format!("{}: not JSON: {e}", path.display())))?;
+        from_key(&k).map_err(|e| cred_err(format!("{}: {e}", path.display())))
+    };
+    if let Some(p) = std::env::var_os("GOOGLE_APPLICATION_CREDENTIALS").filter(|p| !p.is_empty()) {
+        return from_file(p.into());
+    }
+    let gcloud = std::env::var_os("CLOUDSDK_CONFIG")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".config/gcloud")));
+    if let Some(dir) = gcloud {
+        let adc = dir.join("application_default_credentials.json");
+        if adc.exists() {
+            return from_file(adc);
+        }
+    }
+    Ok(TokenSource::Metadata)
+}
+
+async fn fetch_token(source: &TokenSource) -> Result<(String, Duration), IoError> {
+    let c = http::client();
+    let resp = match source {
+        TokenSource::ServiceAccount { email, key, token_uri } => {
+            let now = jiff::Timestamp::now().as_second();
+            let assertion = jwt(key, email, token_uri, now)?;
+            c.post(token_uri)
+                .form(&[
+                    ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
+                    ("assertion", &assertion),
+                ])
+                .send()
+                .await
+        }
+        TokenSource::AuthorizedUser {
+            client_id,
+            client_secret,
+            refresh_token,
+            token_uri,
+        } => {
+            c.post(token_uri)
+                .form(&[
+                    ("grant_type", "refresh_token"),
+                    ("client_id", client_id),
+                    ("client_secret", client_secret),
+                    ("refresh_token", refresh_token),
+                ])
+                .send()
+                .await
+        }
+        TokenSource::Metadata => {
+            let host = std::env::var("GCE_METADATA_HOST").ok();
+            let url = match host {
+                Some(h) => METADATA_TOKEN.replace("metadata.google.internal", &h),
+                None => METADATA_TOKEN.into(),
+            };
+            c.get(url).header("Metadata-Flavor", "Google").send().await
+        }
+    };
+    let what = match source {
+        TokenSource::Metadata => "the metadata server (no key given and no application default credentials found)",
+        _ => "the token endpoint",
+    };
+    let resp = resp.map_err(|e| {
+        cred_err(format!(
+            "asking {what} for a token: {}",
+            updraft_operator_api::chain("", &e).trim_start_matches(": ")
+        ))
+    })?;
+    let status = resp.status();
+    let body: Value = resp.json().await.unwrap_or(Value::Null);
+    if !status.is_success() {
+        // OAuth errors: {"error": "invalid_grant", "error_description": "..."}.
+        let why = [
+            body.get("error").and_then(Value::as_str),
+            body.get("error_description").and_then(Value::as_str),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(": ");
+        return Err(cred_err(format!("{what} refused a token: HTTP {status} {why}")));
+    }
+    let token = body
+        .get("access_token")
+        .and_then(Value::as_str)
+        .ok_or_else(|| cred_err(format!("{what} answered without an access_token")))?;
+    let ttl = body.get("expires_in").and_then(Value::as_u64).unwrap_or(3600);
+    Ok((token.to_string(), Duration::from_secs(ttl)))
+}
+
+/// The RS256-signed assertion of the OAuth 2.0 JWT bearer grant.
+fn jwt(key: &ring::rsa::KeyPair, email: &str, aud: &str, now: i64) -> Result<String, IoError> {
+    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"RS256","typ":"JWT"}"#);
+    let claims = json!({"iss": email, "scope": SCOPE, "aud": aud, "iat": now, "exp": now + 3600});
+    let input = format!("{header}.{}", URL_SAFE_NO_PAD.encode(claims.to_string()));
+    let mut sig = vec![0; key.public().modulus_len()];
+    key.sign(
+        &ring::signature::RSA_PKCS1_SHA256,
+        &ring::rand::SystemRandom::new(),
+        input.as_bytes(),
+        &mut sig,
+    )
+    .map_err(|_| cred_err("signing the token request failed"))?;
+    Ok(format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig)))
+}
+
+pub struct GcsWriter {
+    gcs: Gcs,
+    bucket: String,
+    key: String,
+    buf: Chunker,
+    /// The resumable session's URI, once one is started.
+    session: Option<String>,
+    sent: u64,
+    finished: bool,
+}
+
+impl GcsWriter {
+    pub async fn write(&mut self, data: &[u8]) -> Result<(), IoError> {
+        // A chunk goes once more follows it: the last one is sent by
+        // `finish`, with the total size, which finalizes the object.
+        for chunk in self.buf.push(data) {
+            self.send_chunk(chunk, None).await?;
+        }
+        Ok(())
+    }
+
+    async fn start_session(&mut self) -> Result<String, IoError> {
+        let url = format!(
+            "{}/upload/storage/v1/b/{}/o?uploadType=resumable&name={}",
+            self.gcs.endpoint,
+            enc(&self.bucket),
+            enc(&self.key)
+        );
+        let resp = self
+            .gcs
+            .request(reqwest::Method::POST, &url)
+            .await?
+            .json(&json!({"name": self.key}))
+            .send()
+            .await
+            .map_err(|e| transport(&self.bucket, &self.key, &e))?;
+        let resp = check(&self.bucket, &self.key, resp).await?;
+        let loc = resp
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| {
+                transient(
+                    &self.bucket,
+                    &self.key,
+                    "the resumable upload was started without a session URI",
+                )
+            })?;
+        Ok(loc.to_string())
+    }
+
+    /// Sends one chunk; `total` on the last one.
+    async fn send_chunk(&mut self, chunk: Bytes, total: Option<u64>) -> Result<(), IoError> {
+        let session = match &self.session {
+            Some(s) => s.clone(),
+            None => {
+                let s = self.start_session().await?;
+                self.session = Some(s.clone());
+                s
+            }
+        };
+        let len = chunk.len() as u64;
+        let range = match (len, total) {
+            (0, Some(t)) => format!("bytes */{t}"),
+            (_, Some(t)) => format!("bytes {}-{}/{t}", self.sent, self.sent + len - 1),
+            (_, None) => format!("bytes {}-{}/*", self.sent, self.sent + len - 1),
+        };
+        let resp = self
+            .gcs
+            .request(reqwest::Method::PUT, &session)
+            .await?
+            .header(reqwest::header::CONTENT_RANGE, range)
+            .body(chunk)
+            .send()
+            .await
+            .map_err(|e| transport(&self.bucket, &self.key, &e))?;
+        // 308: "resume incomplete", the chunk is stored.
+        if resp.status().as_u16() != 308 {
+            check(&self.bucket, &self.key, resp).await?;
+        }
+        self.sent += len;
+        Ok(())
+    }
+
+    pub async fn finish(mut self) -> Result<(), IoError> {
+        let rest = self.buf.last();
+        if self.session.is_none() {
+            // Small: one request.
+            let url = format!(
+                "{}/upload/storage/v1/b/{}/o?uploadType=media&name={}",
+                self.gcs.endpoint,
+                enc(&self.bucket),
+                enc(&self.key)
+            );
+            let resp = self
+                .gcs
+                .request(reqwest::Method::POST, &url)
+                .await?
+                .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+                .body(rest)
+                .send()
+                .await
+                .map_err(|e| transport(&self.bucket, &self.key, &e))?;
+            check(&self.bucket, &self.key, resp).await?;
+        } else {
+            let total = self.sent + rest.len() as u64;
+            self.send_chunk(rest, Some(total)).await?;
+        }
+        self.finished = true;
+        Ok(())
+    }
+}
+
+impl Drop for GcsWriter {
+    fn drop(&mut self) {
+        // Unfinished: cancel the session (its chunks are discarded); the
+        // object never appears either way.
+        if self.finished {
+            return;
+        }
+        let (Some(session), Ok(rt)) = (self.session.take(), tokio::runtime::Handle::try_current()) else {
+            return;
+        };
+        let gcs = self.gcs.clone();
+        rt.spawn(async move {
+            if let Ok(rb) = gcs.request(reqwest::Method::DELETE, &session).await {
+                let _ = rb.send().await;
+            }
+        });
+    }
+}
+
+fn location(bucket: &str, key: &str) -> String {
+    format!("gs://{bucket}/{key}")
+}
+
+fn transient(bucket: &str, key: &str, detail: &str) -> IoError {
+    IoError::Transient {
+        location: location(bucket, key),
+        detail: detail.into(),
+    }
+}
+
+fn transport(bucket: &str, key: &str, e: &reqwest::Error) -> IoError {
+    transient(bucket, key, updraft_operator_api::chain("", e).trim_start_matches(": "))
+}
+
+/// A success, or the service's error (`{"error": {"message": ...}}`, or
+/// plain text) with its retry meaning.
+async fn check(bucket: &str, key: &str, resp: Response) -> Result<Response, IoError> {
+    let status = resp.status();
+    if status.is_success() {
+        return Ok(resp);
+    }
+    let text = resp.text().await.unwrap_or_default();
+    let message = serde_json::from_str::<Value>(&text)
+        .ok()
+        .and_then(|v| v.pointer("/error/message").and_then(Value::as_str).map(str::to_string))
+        .unwrap_or_else(|| text.trim().chars().take(300).collect());
+    let detail = format!("HTTP {status}: {message}");
+    let location = location(bucket, key);
+    Err(match status {
+        StatusCode::NOT_FOUND => IoError::NotFound { location, detail },
+        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => IoError::Denied { location, detail },
+        s if s.is_client_error() && s != StatusCode::REQUEST_TIMEOUT && s != StatusCode::TOO_MANY_REQUESTS => {
+            IoError::Rejected { location, detail }
+        }
+        _ => IoError::Transient { location, detail },
+    })
+}
+
+/// Percent-encodes all but RFC 3986's unreserved characters (object names
+/// go in one path segment: `/` too).
+fn enc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn object_names_are_one_path_segment() {
+        assert_eq!(enc("data/2024-11-03/x y.parquet"), "data%2F2024-11-03%2Fx%20y.parquet");
+    }
+
+    #[test]
+    fn keys_of_unknown_type_are_named() {
+        let e = from_key(&json!({"type": "external_account"}))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("`external_account` is not supported"), "{e}");
+        let e = from_key(&json!({"type": "service_account", "client_email": "a@b", "private_key": "junk"}))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("private_key"), "{e}");
+    }
+}

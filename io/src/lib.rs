@@ -1,0 +1,38 @@
+//! Where operators read and write data, and how they talk HTTP.
+//!
+//! - [`Location`]: a local path, `file://`, `s3://bucket/key` or
+//!   `gs://bucket/key`, parsed once from a config field.
+//! - [`Stores`]: the clients a try needs, built from its connections
+//!   (`aws_conn_id`, `gcp_conn_id`, or the default credential chains).
+//!   Reads stream ([`Stores::reader`]); writes stream into a [`Writer`]
+//!   that makes the data visible only on [`Writer::finish`] (a renamed
+//!   temporary file, a completed multipart or resumable upload) and leaves
+//!   nothing at the destination when dropped unfinished (failure, cancel).
+//! - [`http`]: one pooled client for the process, with timeouts and retries
+//!   (backoff on 429, 5xx and connection errors, `Retry-After` honoured;
+//!   other 4xx fail at once).
+//!
+//! S3 and GCS are behind the `s3` and `gcs` features (both on by default).
+
+mod chunker;
+mod error;
+#[cfg(feature = "gcs")]
+mod gcs;
+pub mod http;
+mod local;
+mod location;
+#[cfg(feature = "s3")]
+mod s3;
+mod stores;
+
+pub use error::IoError;
+pub use location::Location;
+pub use stores::{Reader, Stores, Writer};
+
+/// Bytes a writer buffers before it sends them (an S3 part, a GCS chunk:
+/// a multiple of 256 KiB, as resumable uploads require).
+pub const CHUNK: usize = 8 << 20;
+
+/// S3 parts in flight at once for one upload: with [`CHUNK`], at most
+/// 4 x 8 MiB of one file in memory.
+pub const PARALLEL_PARTS: usize = 4;

@@ -1,0 +1,228 @@
+//! Every location scheme against a real server: local files; S3 against
+//! moto (`UPDRAFT_TEST_S3_URL`) and GCS against fake-gcs-server
+//! (`UPDRAFT_TEST_GCS_URL`), both started by `.ci/run` (`.ci/s3.sh`,
+//! `.ci/gcs.sh`). Without them the cloud halves say they are skipped; under
+//! CI they fail instead.
+
+use std::time::{Duration, Instant};
+
+use tokio::io::AsyncReadExt;
+use tokio_util::sync::CancellationToken;
+use updraft_io::{IoError, Location, Stores};
+use updraft_operator_api::connection::{AwsAuth, AwsConnection, GcpConnection};
+
+fn service(var: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(url) => Some(url),
+        Err(_) => {
+            assert!(std::env::var("CI").is_err(), "CI must run this test: set {var}");
+            eprintln!(
+                "SKIPPED: {var} is not set (start it with .ci/{}.sh)",
+                if var.contains("S3") { "s3" } else { "gcs" }
+            );
+            None
+        }
+    }
+}
+
+fn unique(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static N: AtomicUsize = AtomicUsize::new(0);
+    format!("{prefix}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst))
+}
+
+/// Bytes that differ at every position, so a misplaced part shows.
+fn data(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 31 % 251) as u8).collect()
+}
+
+async fn read_all(stores: &Stores, loc: &Location) -> Result<Vec<u8>, IoError> {
+    let mut r = stores.reader(loc).await?;
+    let mut out = Vec::new();
+    r.read_to_end(&mut out).await.unwrap();
+    Ok(out)
+}
+
+fn s3_stores(url: &str) -> Stores {
+    Stores::new(
+        AwsConnection {
+            auth: AwsAuth::Static {
+                access_key_id: "test".into(),
+                secret_access_key: "test".into(),
+                session_token: None,
+            },
+            region: Some("us-east-1".into()),
+            endpoint_url: Some(url.into()),
+            force_path_style: true,
+            role_arn: None,
+        },
+        GcpConnection::application_default(),
+    )
+}
+
+fn gcs_stores(url: &str) -> Stores {
+    Stores::new(
+        AwsConnection::default_chain(),
+        GcpConnection {
+            endpoint_url: Some(url.into()),
+            ..GcpConnection::application_default()
+        },
+    )
+}
+
+/// moto accepts an unsigned bucket creation; fake-gcs-server any.
+async fn create_bucket(scheme: &str, url: &str, bucket: &str) {
+    let c = updraft_io::http::client();
+    let resp = match scheme {
+        "s3" => c.put(format!("{url}/{bucket}")).send().await.unwrap(),
+        _ => c
+            .post(format!("{url}/storage/v1/b?project=test"))
+            .json(&serde_json::json!({"name": bucket}))
+            .send()
+            .await
+            .unwrap(),
+    };
+    assert!(resp.status().is_success(), "creating {bucket}: {}", resp.status());
+}
+
+/// Writes, reads back, checks atomicity (nothing visible before finish,
+/// nothing left after a dropped writer) and the error of a missing object
+/// and bucket, for one scheme.
+async fn exercise(stores: &Stores, scheme: &str, bucket: &str) {
+    let loc = |key: &str| -> Location { format!("{scheme}://{bucket}/{key}").parse().unwrap() };
+    // Small: one request.
+    let small = loc("in/small.csv");
+    let mut w = stores.writer(&small).await.unwrap();
+    w.write(b"a,b\n1,2\n").await.unwrap();
+    assert!(
+        matches!(read_all(stores, &small).await, Err(IoError::NotFound { .. })),
+        "visible before finish"
+    );
+    assert_eq!(w.finish().await.unwrap(), 8);
+    assert_eq!(read_all(stores, &small).await.unwrap(), b"a,b\n1,2\n");
+
+    // Large: parts / chunks, written in odd-sized pieces.
+    let big = data(21 * 1024 * 1024 + 12345);
+    let large = loc("in/large.bin");
+    let mut w = stores.writer(&large).await.unwrap();
+    for piece in big.chunks(1_000_003) {
+        w.write(piece).await.unwrap();
+    }
+    assert_eq!(w.finish().await.unwrap(), big.len() as u64);
+    let back = read_all(stores, &large).await.unwrap();
+    assert!(back == big, "read back {} bytes, wrote {}", back.len(), big.len());
+
+    // Dropped mid-upload (after two parts went): nothing at the key.
+    let cancelled = loc("in/cancelled.bin");
+    let mut w = stores.writer(&cancelled).await.unwrap();
+    w.write(&big[..20 * 1024 * 1024]).await.unwrap();
+    drop(w);
+    assert!(
+        matches!(read_all(stores, &cancelled).await, Err(IoError::NotFound { .. })),
+        "a dropped upload left an object"
+    );
+
+    // Copy through the layer, then a cancelled copy leaves nothing.
+    let copied = loc("out/copy.bin");
+    let n = stores.copy(&large, &copied, &CancellationToken::new()).await.unwrap();
+    assert_eq!(n, big.len() as u64);
+    let cancel = CancellationToken::new();
+    cancel.cancel();
+    let e = stores.copy(&large, &loc("out/never.bin"), &cancel).await.unwrap_err();
+    assert!(matches!(e, IoError::Cancelled), "{e}");
+    assert!(matches!(
+        read_all(stores, &loc("out/never.bin")).await,
+        Err(IoError::NotFound { .. })
+    ));
+
+    // Errors name the location and carry the service's words.
+    let e = read_all(stores, &loc("no/such/object")).await.unwrap_err();
+    assert!(matches!(e, IoError::NotFound { .. }), "{e}");
+    assert!(
+        e.to_string()
+            .starts_with(&format!("{scheme}://{bucket}/no/such/object: not found")),
+        "{e}"
+    );
+    let missing_bucket: Location = format!("{scheme}://{}/x", unique("no-such-bucket")).parse().unwrap();
+    let e = read_all(stores, &missing_bucket).await.unwrap_err();
+    assert!(matches!(e, IoError::NotFound { .. }), "{e}");
+    let mut w = stores.writer(&missing_bucket).await.unwrap();
+    w.write(b"x").await.unwrap();
+    let e = w.finish().await.unwrap_err();
+    assert!(matches!(e, IoError::NotFound { .. }), "{e}");
+    let task_error = updraft_operator_api::TaskError::from(e);
+    assert!(
+        matches!(task_error, updraft_operator_api::TaskError::Fatal(_)),
+        "not retried: {task_error}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_against_moto() {
+    let Some(url) = service("UPDRAFT_TEST_S3_URL") else {
+        return;
+    };
+    let bucket = unique("updraft-s3");
+    create_bucket("s3", &url, &bucket).await;
+    let stores = s3_stores(&url);
+    exercise(&stores, "s3", &bucket).await;
+    // The dropped multipart upload was aborted: no stored parts remain.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let list = updraft_io::http::client()
+            .get(format!("{url}/{bucket}?uploads"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if !list.contains("<Upload>") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the multipart upload was not aborted: {list}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gcs_against_fake_gcs_server() {
+    let Some(url) = service("UPDRAFT_TEST_GCS_URL") else {
+        return;
+    };
+    let bucket = unique("updraft-gcs");
+    create_bucket("gs", &url, &bucket).await;
+    exercise(&gcs_stores(&url), "gs", &bucket).await;
+}
+
+#[tokio::test]
+async fn local_files_appear_whole_or_not_at_all() {
+    let dir = tempfile::tempdir().unwrap();
+    let stores = Stores::new(AwsConnection::default_chain(), GcpConnection::application_default());
+    let dest = Location::Local(dir.path().join("sub/out.bin"));
+    let mut w = stores.writer(&dest).await.unwrap();
+    w.write(&data(3 << 20)).await.unwrap();
+    assert!(!dir.path().join("sub/out.bin").exists(), "visible before finish");
+    drop(w);
+    let left: Vec<_> = std::fs::read_dir(dir.path().join("sub")).unwrap().collect();
+    assert!(left.is_empty(), "a dropped writer left {left:?}");
+    let mut w = stores.writer(&dest).await.unwrap();
+    w.write(b"whole").await.unwrap();
+    w.finish().await.unwrap();
+    assert_eq!(std::fs::read(dir.path().join("sub/out.bin")).unwrap(), b"whole");
+    let file_url: Location = format!("file://{}", dir.path().join("sub/out.bin").display())
+        .parse()
+        .unwrap();
+    assert_eq!(read_all(&stores, &file_url).await.unwrap(), b"whole");
+    let e = read_all(&stores, &Location::Local(dir.path().join("missing")))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("missing: No such file"), "{e}");
+    assert!(matches!(
+        updraft_operator_api::TaskError::from(e),
+        updraft_operator_api::TaskError::Fatal(_)
+    ));
+}
