@@ -14,7 +14,6 @@ use jiff::Timestamp;
 use updraft_engine::Dag;
 use updraft_engine::runtime::{Masker, hide_sensitive_keys, is_sensitive_name};
 use updraft_engine::store::{DagRun, StoredDag, TaskInstance, TaskState};
-use updraft_engine::template::{TemplateContext, render_node};
 
 use crate::auth::{Csrf, User};
 use crate::graph::{dag_svg, gantt_svg};
@@ -386,44 +385,15 @@ pub async fn load_ti(state: &AppState, dag_id: &str, run_id: &str, task_id: &str
     Ok((run, ti))
 }
 
-/// The task's fields rendered for this run, secrets masked.
-async fn rendered_fields(state: &AppState, run: &DagRun, ti: &TaskInstance, masker: &Masker) -> String {
-    let Ok(dag) = state.params().cache.get(run.version_id).await else {
-        return "(the DAG version of this run no longer loads)".into();
-    };
-    let Some(task) = dag.task(&ti.task_id) else {
-        return "-".into();
-    };
-    let store = state.store();
-    let upstream: Vec<&str> = dag.tasks.iter().map(|t| t.task_id.as_str()).collect();
-    let outputs = store.task_outputs(run.id, &upstream).await.unwrap_or_default();
-    let over = &state.params().overrides;
-    let mut conns = store.connections().await.unwrap_or_default();
-    let mut vars = store.variables().await.unwrap_or_default();
-    conns.extend(over.connections.clone());
-    vars.extend(over.variables.clone());
-    let ctx = TemplateContext {
-        dag_id: run.dag_id.clone(),
-        task_id: ti.task_id.clone(),
-        run_id: run.run_id.clone(),
-        logical_date: run.logical_date,
-        data_interval: updraft_engine::schedule::DataInterval {
-            start: run.data_interval_start,
-            end: run.data_interval_end,
-        },
-        try_number: ti.try_number.max(1),
-        params: dag.params.clone(),
-        conf: run.conf.clone(),
-        outputs: outputs.into_iter().collect(),
-        variables: Arc::new(vars),
-        connections: Arc::new(conns),
-    };
-    let json = match render_node(&task.config, &ctx.to_value()) {
-        Ok(node) => node.to_json(),
-        Err(e) => return format!("(cannot render: {})", masker.mask(&e.message)),
-    };
-    let masked = masker.redact_json(json);
-    serde_json::to_string_pretty(&masked).unwrap_or_default()
+/// What the selected try's config rendered to, as the worker stored it
+/// when the try started (secrets masked there, and again here with today's
+/// secrets).
+async fn rendered_fields(state: &AppState, ti: &TaskInstance, try_number: u32, masker: &Masker) -> String {
+    match state.store().rendered_fields(ti.id, try_number).await {
+        Ok(Some(fields)) => serde_json::to_string_pretty(&masker.redact_json(fields)).unwrap_or_default(),
+        Ok(None) => "(not rendered yet: this try has not started)".into(),
+        Err(e) => format!("(cannot read the rendered fields: {e})"),
+    }
 }
 
 pub async fn task(
@@ -449,7 +419,7 @@ pub async fn task(
         Err(_) => String::new(),
     };
     Ok(html(&TaskPage {
-        rendered: rendered_fields(&state, &run, &ti, &masker).await,
+        rendered: rendered_fields(&state, &ti, selected_try, &masker).await,
         output: ti
             .output
             .clone()

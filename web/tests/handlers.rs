@@ -56,6 +56,16 @@ async fn every_page_renders() {
         )
         .await
         .unwrap();
+    // What the worker stores when the try starts (unmasked here, to see the
+    // page mask it too).
+    f.store
+        .save_rendered(&[(
+            c[0].ti.id,
+            1,
+            r#"{"command": "extract 2024-11-05 with s3cr3t-token-value", "env": {"DB_PASSWORD": "x-plain-1"}}"#,
+        )])
+        .await
+        .unwrap();
     f.store
         .finish_try(
             c[0].ti.id,
@@ -117,6 +127,16 @@ async fn every_page_renders() {
     assert!(
         task.body.contains("extract 2024-11-05 with ***"),
         "rendered fields masked"
+    );
+    assert!(
+        !task.body.contains("x-plain-1"),
+        "values under secret-looking keys hidden"
+    );
+    assert!(
+        running_rendered(&app, &run_id)
+            .await
+            .contains("(not rendered yet: this try has not started)"),
+        "a task that has not started shows no guess"
     );
     assert!(task.body.contains("&#34;n&#34;: 3"), "output");
     let running = get(&app, &format!("/dags/etl/runs/{}/tasks/transform", enc(&run_id))).await;
@@ -548,4 +568,11 @@ async fn repeated_failed_logins_lock_the_name_out() {
         post_form(&app, "/login", "username=nobody&password=x").await.status,
         429
     );
+}
+
+/// The rendered-fields text of `transform`, which has not started.
+async fn running_rendered(app: &axum::Router, run_id: &str) -> String {
+    get(app, &format!("/dags/etl/runs/{}/tasks/transform", enc(run_id)))
+        .await
+        .body
 }

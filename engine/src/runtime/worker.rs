@@ -538,6 +538,12 @@ impl Worker {
                 });
             }
         };
+        // What ran, for the UI: stored with the try's first lines.
+        log.writer.rendered(
+            c.ti.id,
+            c.ti.try_number,
+            masker.redact_json(rendered.to_json()).to_string(),
+        );
         let sink_log = log.clone();
         let room = log.writer.clone();
         let task_ctx = TaskContext {

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use crate::store::{DownstreamClaim, LogRow, Store, StoreError, TaskInstance, TaskState, TryOutcome};
+use crate::store::{DownstreamClaim, LogRow, RenderedRow, Store, StoreError, TaskInstance, TaskState, TryOutcome};
 
 /// How a report ended: the try's new state (`None`: no longer this
 /// worker's) and the downstream task claimed on the way, if any.
@@ -25,6 +25,12 @@ enum Write {
         at: Timestamp,
         stream: &'static str,
         line: String,
+    },
+    /// What a try's config rendered to, masked (JSON text).
+    Rendered {
+        ti_id: i64,
+        try_number: u32,
+        fields: String,
     },
     Finish(Report),
     Close,
@@ -87,6 +93,15 @@ impl Writer {
         });
     }
 
+    /// Queues a try's rendered fields (stored with its first lines).
+    pub fn rendered(&self, ti_id: i64, try_number: u32, fields: String) {
+        let _ = self.tx.send(Write::Rendered {
+            ti_id,
+            try_number,
+            fields,
+        });
+    }
+
     /// Resolves once the queued log lines are under [`LOG_QUEUE_LIMIT`].
     pub async fn room_for_logs(&self) {
         loop {
@@ -143,6 +158,7 @@ async fn run(
             return;
         }
         let mut lines = Vec::new();
+        let mut rendered = Vec::new();
         let mut reports = Vec::new();
         let mut runs = std::collections::BTreeSet::new();
         let mut close = false;
@@ -155,6 +171,11 @@ async fn run(
                     stream,
                     line,
                 } => lines.push((ti_id, try_number, at, stream, line)),
+                Write::Rendered {
+                    ti_id,
+                    try_number,
+                    fields,
+                } => rendered.push((ti_id, try_number, fields)),
                 Write::Finish(report) => {
                     runs.insert(report.run_pk);
                     reports.push(report);
@@ -167,13 +188,14 @@ async fn run(
             .iter()
             .map(|(t, n, at, s, l)| (*t, *n, *at, *s, l.as_str()))
             .collect();
+        let rendered: Vec<RenderedRow<'_>> = rendered.iter().map(|(t, n, f)| (*t, *n, f.as_str())).collect();
         if let [_] = reports.as_slice() {
             // A lone report (a chain, a quiet worker): its lines, the report
             // and the next task's claim in one round trip.
             let r = reports.pop().expect("one report");
             let report = (r.ti_id, r.try_number, &r.outcome);
             let mut result = store
-                .finish_and_claim(&worker_id, &rows, report, r.run_pk, &r.claims)
+                .finish_and_claim(&worker_id, (&rows, &rendered), report, r.run_pk, &r.claims)
                 .await;
             if let Err(e) = &result {
                 // The lines (of every try in the batch) and the report on
@@ -183,10 +205,20 @@ async fn run(
                 if let Err(e) = store.append_log_rows(&rows).await {
                     tracing::error!(error = %e, lines = rows.len(), "storing log lines failed");
                 }
-                result = store.finish_and_claim(&worker_id, &[], report, r.run_pk, &[]).await;
+                if let Err(e) = store.save_rendered(&rendered).await {
+                    tracing::error!(error = %e, "storing rendered fields failed");
+                }
+                result = store
+                    .finish_and_claim(&worker_id, (&[], &[]), report, r.run_pk, &[])
+                    .await;
             }
             let _ = r.done.send(result);
         } else {
+            if !rendered.is_empty()
+                && let Err(e) = store.save_rendered(&rendered).await
+            {
+                tracing::error!(error = %e, "storing rendered fields failed");
+            }
             if !rows.is_empty()
                 && let Err(e) = store.append_log_rows(&rows).await
             {
@@ -248,7 +280,13 @@ async fn finish_many(store: &Store, worker_id: &str, reports: Vec<Report>) {
             tracing::warn!(error = %e, "batched reports failed; retrying one by one");
             for r in reports {
                 let result = store
-                    .finish_and_claim(worker_id, &[], (r.ti_id, r.try_number, &r.outcome), r.run_pk, &r.claims)
+                    .finish_and_claim(
+                        worker_id,
+                        (&[], &[]),
+                        (r.ti_id, r.try_number, &r.outcome),
+                        r.run_pk,
+                        &r.claims,
+                    )
                     .await;
                 let _ = r.done.send(result);
             }

@@ -4,7 +4,7 @@ use jiff::Timestamp;
 use sqlx::Row;
 
 use super::statements::{Arg, Statements};
-use super::{LogLine, Result, Store, ts, us};
+use super::{LogLine, Result, Store, StoreError, ts, us};
 
 /// A line to store: task instance, try, time, stream, text.
 pub type LogRow<'a> = (i64, u32, Timestamp, &'a str, &'a str);
@@ -13,6 +13,25 @@ pub type LogRow<'a> = (i64, u32, Timestamp, &'a str, &'a str);
 pub(crate) const LOG_ROWS_PER_INSERT: usize = 150;
 
 /// One INSERT of at most [`LOG_ROWS_PER_INSERT`] lines.
+/// A try's rendered config (JSON text, masked): ti_id, try_number, fields.
+pub type RenderedRow<'a> = (i64, u32, &'a str);
+
+/// Stores rendered fields (again for a try handed back and run again).
+pub(crate) fn push_rendered_insert(stmts: &mut Statements, rows: &[RenderedRow<'_>]) {
+    let mut sql = String::from("INSERT INTO rendered_fields (ti_id, try_number, fields) VALUES ");
+    let mut args = Vec::with_capacity(rows.len() * 3);
+    for (i, (ti, try_number, fields)) in rows.iter().enumerate() {
+        let b = 1 + i * 3;
+        if i > 0 {
+            sql.push(',');
+        }
+        sql.push_str(&format!("(${b}, ${}, ${})", b + 1, b + 2));
+        args.extend([Arg::Int(*ti), Arg::Int(i64::from(*try_number)), Arg::from(*fields)]);
+    }
+    sql.push_str(" ON CONFLICT (ti_id, try_number) DO UPDATE SET fields = excluded.fields");
+    stmts.push(&sql, args);
+}
+
 pub(crate) fn push_log_insert(stmts: &mut Statements, rows: &[LogRow<'_>]) {
     debug_assert!(rows.len() <= LOG_ROWS_PER_INSERT);
     let mut sql = String::from("INSERT INTO task_logs (ti_id, try_number, at, stream, line) VALUES ");
@@ -52,6 +71,31 @@ impl Store {
             stmts.execute(&mut *self.writes().await?).await?;
         }
         Ok(())
+    }
+
+    /// Stores tries' rendered fields.
+    pub async fn save_rendered(&self, rows: &[RenderedRow<'_>]) -> Result<()> {
+        for chunk in rows.chunks(100) {
+            let mut stmts = Statements::new();
+            push_rendered_insert(&mut stmts, chunk);
+            stmts.execute(&mut *self.writes().await?).await?;
+        }
+        Ok(())
+    }
+
+    /// What a try's config rendered to (masked), if it started.
+    pub async fn rendered_fields(&self, ti_id: i64, try_number: u32) -> Result<Option<serde_json::Value>> {
+        let row = sqlx::query("SELECT fields FROM rendered_fields WHERE ti_id = $1 AND try_number = $2")
+            .bind(ti_id)
+            .bind(i64::from(try_number))
+            .fetch_optional(self.pool())
+            .await?;
+        row.map(|r| {
+            let text: String = r.try_get(0)?;
+            serde_json::from_str(&text)
+                .map_err(|e| StoreError::Corrupt(format!("rendered fields of {ti_id}/{try_number}: {e}")))
+        })
+        .transpose()
     }
 
     /// A try's log lines after `after_seq` (0 for the start), at most `limit`.

@@ -38,6 +38,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../../migrations/sqlite/0004_store_meta.sql"),
         postgres: include_str!("../../../migrations/postgres/0004_store_meta.sql"),
     },
+    Migration {
+        version: 5,
+        name: "rendered_fields",
+        sqlite: include_str!("../../../migrations/sqlite/0005_rendered_fields.sql"),
+        postgres: include_str!("../../../migrations/postgres/0005_rendered_fields.sql"),
+    },
 ];
 
 const LOCK_ID: i64 = 0x0055_7064_7261_6674; // "Updraft"

@@ -8,7 +8,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::conn::WriteConn;
-use super::logs::{LOG_ROWS_PER_INSERT, LogRow, push_log_insert};
+use super::logs::{LOG_ROWS_PER_INSERT, LogRow, RenderedRow, push_log_insert, push_rendered_insert};
 use super::runs::run_from_row;
 use super::statements::{Arg, Statements};
 use super::{DagRun, Dialect, Result, Store, StoreError, TaskInstance, TaskState, TryOutcome, now_us, opt_ts, us};
@@ -399,7 +399,7 @@ impl Store {
     pub async fn finish_and_claim(
         &self,
         worker_id: &str,
-        lines: &[LogRow<'_>],
+        (lines, rendered): (&[LogRow<'_>], &[RenderedRow<'_>]),
         (ti_id, try_number, outcome): (i64, u32, &TryOutcome),
         run_pk: i64,
         claims: &[DownstreamClaim],
@@ -409,6 +409,9 @@ impl Store {
         let mut tried = 0;
         let (state, next) = if self.dialect == Dialect::Sqlite && lines.len() <= LOG_ROWS_PER_INSERT {
             let mut stmts = Statements::new();
+            if !rendered.is_empty() {
+                push_rendered_insert(&mut stmts, rendered);
+            }
             if !lines.is_empty() {
                 push_log_insert(&mut stmts, lines);
             }
@@ -434,6 +437,9 @@ impl Store {
             // Postgres (one statement per query), or too many lines for one
             // INSERT: one statement after another on one connection.
             let mut stmts = Statements::new();
+            for chunk in rendered.chunks(100) {
+                push_rendered_insert(&mut stmts, chunk);
+            }
             for chunk in lines.chunks(LOG_ROWS_PER_INSERT) {
                 push_log_insert(&mut stmts, chunk);
             }

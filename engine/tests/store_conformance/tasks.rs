@@ -374,7 +374,7 @@ pub async fn a_report_carries_its_lines_and_the_next_claim(store: &Store) {
     };
     // Another worker's report changes nothing and claims nothing.
     let (state, claimed) = store
-        .finish_and_claim("w2", &[], (id("a"), 1, &ok), run.id, &[next("b", "a")])
+        .finish_and_claim("w2", (&[], &[]), (id("a"), 1, &ok), run.id, &[next("b", "a")])
         .await
         .unwrap();
     assert_eq!((state, claimed.map(|t| t.task_id)), (None, None));
@@ -384,7 +384,13 @@ pub async fn a_report_carries_its_lines_and_the_next_claim(store: &Store) {
         retry_at: Some(now),
     };
     let (state, claimed) = store
-        .finish_and_claim("w1", &lines[..1], (id("a"), 1, &failed), run.id, &[next("b", "a")])
+        .finish_and_claim(
+            "w1",
+            (&lines[..1], &[]),
+            (id("a"), 1, &failed),
+            run.id,
+            &[next("b", "a")],
+        )
         .await
         .unwrap();
     assert_eq!(state, Some(TaskState::UpForRetry));
@@ -400,7 +406,10 @@ pub async fn a_report_carries_its_lines_and_the_next_claim(store: &Store) {
     let (state, claimed) = store
         .finish_and_claim(
             "w1",
-            &[(id("a"), 2, now, "stdout", "second try")],
+            (
+                &[(id("a"), 2, now, "stdout", "second try")],
+                &[(id("a"), 2, r#"{"command":"echo 2"}"#)],
+            ),
             (id("a"), 2, &ok),
             run.id,
             &[next("c", "x"), next("b", "a")],
@@ -408,6 +417,12 @@ pub async fn a_report_carries_its_lines_and_the_next_claim(store: &Store) {
         .await
         .unwrap();
     assert_eq!(state, Some(TaskState::Success));
+    assert_eq!(
+        store.rendered_fields(id("a"), 2).await.unwrap(),
+        Some(serde_json::json!({"command": "echo 2"})),
+        "stored with the report"
+    );
+    assert_eq!(store.rendered_fields(id("a"), 1).await.unwrap(), None);
     let b = store.task_instance(run.id, "b").await.unwrap().unwrap();
     let claimed = claimed.expect("b is claimed");
     assert_eq!((claimed.task_id.as_str(), claimed.id), ("b", b.id));

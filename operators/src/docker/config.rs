@@ -8,6 +8,7 @@ use std::fmt;
 
 use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
+use updraft_operator_api::{Tpl, is_template};
 
 /// The local engine's socket, used when `docker_url` is not set.
 pub const DEFAULT_DOCKER_URL: &str = "unix:///var/run/docker.sock";
@@ -232,34 +233,20 @@ pub fn shell_split(s: &str) -> Result<Vec<String>, String> {
     Ok(words)
 }
 
-fn is_template(s: &str) -> bool {
-    s.contains("{{") || s.contains("{%")
-}
-
-/// A value that may still be an unrendered template at load time.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Deferred<T> {
-    Value(T),
-    Template(String),
-}
-
-impl<T: Copy> Deferred<T> {
-    /// The value, once rendered; `field` names it in the error.
-    pub fn get(&self, field: &str) -> Result<T, String> {
-        match self {
-            Deferred::Value(v) => Ok(*v),
-            Deferred::Template(t) => Err(format!("`{field}`: {t:?} did not render to a value")),
-        }
-    }
-}
-
 /// Bytes: an integer, or a number with a unit `b`, `k`, `m`, `g`, `t`
-/// (powers of 1024, as Docker reads them; `kb`, `mib`... accepted).
-pub type ByteSize = Deferred<i64>;
-/// A number such as `1.5`.
-pub type Number = Deferred<f64>;
-/// `all`, or a count.
-pub type Gpus = Deferred<GpuCount>;
+/// (powers of 1024, as Docker reads them; `kb`, `mib`... accepted). May be
+/// a template.
+pub type ByteSize = Tpl<Bytes>;
+/// A positive number such as `1.5`; may be a template.
+pub type Number = Tpl<Positive>;
+/// `all`, or a count; may be a template.
+pub type Gpus = Tpl<GpuCount>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bytes(pub i64);
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Positive(pub f64);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GpuCount {
@@ -297,33 +284,84 @@ fn parse_gpus(s: &str) -> Result<GpuCount, String> {
     }
 }
 
-macro_rules! deferred_deserialize {
-    ($t:ty, $expecting:literal, $from_str:expr, $from_i64:expr, $from_f64:expr) => {
-        impl<'de> Deserialize<'de> for Deferred<$t> {
+impl std::str::FromStr for Bytes {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        parse_byte_size(s).and_then(|n| Bytes::from_number(n as f64))
+    }
+}
+
+impl Bytes {
+    fn from_number(n: f64) -> Result<Self, String> {
+        if n > 0.0 {
+            Ok(Bytes(n as i64))
+        } else {
+            Err(format!("size {n} must be positive"))
+        }
+    }
+}
+
+impl std::str::FromStr for Positive {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let n: f64 = s
+            .trim()
+            .parse()
+            .map_err(|_| format!("{s:?} is not a positive number"))?;
+        Positive::from_number(n)
+    }
+}
+
+impl Positive {
+    fn from_number(n: f64) -> Result<Self, String> {
+        if n > 0.0 {
+            Ok(Positive(n))
+        } else {
+            Err(format!("{n} must be positive"))
+        }
+    }
+}
+
+impl std::str::FromStr for GpuCount {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        parse_gpus(s)
+    }
+}
+
+impl GpuCount {
+    fn from_number(n: f64) -> Result<Self, String> {
+        if n >= 1.0 && n.fract() == 0.0 {
+            Ok(GpuCount::Count(n as i64))
+        } else {
+            Err(format!("gpus: {n} must be a positive whole number"))
+        }
+    }
+}
+
+/// Numbers as YAML writes them, and text (a rendered template, `512m`,
+/// `all`) through `FromStr`: what [`Tpl`] hands over.
+macro_rules! number_or_text {
+    ($t:ty, $expecting:literal) => {
+        impl<'de> Deserialize<'de> for $t {
             fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
                 struct V;
                 impl<'de> Visitor<'de> for V {
-                    type Value = Deferred<$t>;
+                    type Value = $t;
                     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                         f.write_str($expecting)
                     }
-                    fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
-                        if is_template(s) {
-                            return Ok(Deferred::Template(s.to_string()));
-                        }
-                        let f: fn(&str) -> Result<$t, String> = $from_str;
-                        f(s).map(Deferred::Value).map_err(E::custom)
+                    fn visit_str<E: de::Error>(self, s: &str) -> Result<$t, E> {
+                        s.parse().map_err(E::custom)
                     }
-                    fn visit_i64<E: de::Error>(self, n: i64) -> Result<Self::Value, E> {
-                        let f: fn(i64) -> Result<$t, String> = $from_i64;
-                        f(n).map(Deferred::Value).map_err(E::custom)
+                    fn visit_i64<E: de::Error>(self, n: i64) -> Result<$t, E> {
+                        <$t>::from_number(n as f64).map_err(E::custom)
                     }
-                    fn visit_u64<E: de::Error>(self, n: u64) -> Result<Self::Value, E> {
-                        self.visit_i64(i64::try_from(n).map_err(E::custom)?)
+                    fn visit_u64<E: de::Error>(self, n: u64) -> Result<$t, E> {
+                        <$t>::from_number(n as f64).map_err(E::custom)
                     }
-                    fn visit_f64<E: de::Error>(self, x: f64) -> Result<Self::Value, E> {
-                        let f: fn(f64) -> Result<$t, String> = $from_f64;
-                        f(x).map(Deferred::Value).map_err(E::custom)
+                    fn visit_f64<E: de::Error>(self, x: f64) -> Result<$t, E> {
+                        <$t>::from_number(x).map_err(E::custom)
                     }
                 }
                 d.deserialize_any(V)
@@ -332,54 +370,9 @@ macro_rules! deferred_deserialize {
     };
 }
 
-deferred_deserialize!(
-    i64,
-    "a size in bytes or with a unit (512m, 4g)",
-    parse_byte_size,
-    |n| if n > 0 {
-        Ok(n)
-    } else {
-        Err(format!("size {n} must be positive"))
-    },
-    |x| if x > 0.0 {
-        Ok(x as i64)
-    } else {
-        Err(format!("size {x} must be positive"))
-    }
-);
-
-deferred_deserialize!(
-    f64,
-    "a number",
-    |s| s
-        .trim()
-        .parse::<f64>()
-        .ok()
-        .filter(|x| *x > 0.0)
-        .ok_or_else(|| format!("{s:?} is not a positive number")),
-    |n| if n > 0 {
-        Ok(n as f64)
-    } else {
-        Err(format!("{n} must be positive"))
-    },
-    |x| if x > 0.0 {
-        Ok(x)
-    } else {
-        Err(format!("{x} must be positive"))
-    }
-);
-
-deferred_deserialize!(
-    GpuCount,
-    "`all` or a number of GPUs",
-    parse_gpus,
-    |n| if n > 0 {
-        Ok(GpuCount::Count(n))
-    } else {
-        Err(format!("gpus: {n} must be positive"))
-    },
-    |x| Err(format!("gpus: {x} is not a whole number"))
-);
+number_or_text!(Bytes, "a size in bytes or with a unit (512m, 4g)");
+number_or_text!(Positive, "a number");
+number_or_text!(GpuCount, "`all` or a number of GPUs");
 
 impl DockerConfig {
     /// Checks beyond types: one message per problem.
@@ -443,6 +436,27 @@ mod tests {
         assert_eq!(parse_byte_size("1.5k").unwrap(), 1536);
         assert_eq!(parse_byte_size("100").unwrap(), 100);
         assert!(parse_byte_size("lots").is_err());
+    }
+
+    /// Sizes, CPUs and GPUs may be templates (kept until the try renders
+    /// them), numbers or text; bad literals fail when the DAG loads.
+    #[test]
+    fn limits_take_numbers_text_and_templates() {
+        let cfg = |yaml: &str| -> Result<DockerConfig, String> {
+            let node = updraft_engine::yaml::parse_document(&format!("image: i\n{yaml}")).unwrap();
+            updraft_engine::yaml::from_node(&node).map_err(|e| e.to_string())
+        };
+        let c = cfg("memory: 4g\ncpus: 1.5\ngpus: all\nshm_size: 1024").unwrap();
+        assert_eq!(c.memory, Some(Tpl::Value(Bytes(4 << 30))));
+        assert_eq!(c.cpus, Some(Tpl::Value(Positive(1.5))));
+        assert_eq!(c.gpus, Some(Tpl::Value(GpuCount::All)));
+        assert_eq!(c.shm_size, Some(Tpl::Value(Bytes(1024))));
+        let c = cfg("memory: \"{{ var.value.mem }}\"\ngpus: '2'").unwrap();
+        assert_eq!(c.memory, Some(Tpl::Template("{{ var.value.mem }}".into())));
+        assert_eq!(c.gpus, Some(Tpl::Value(GpuCount::Count(2))));
+        assert!(cfg("memory: lots").unwrap_err().contains("\"lots\" is not a size"));
+        assert!(cfg("cpus: -1").unwrap_err().contains("must be positive"));
+        assert!(cfg("gpus: 0").unwrap_err().contains("gpus"));
     }
 
     #[test]

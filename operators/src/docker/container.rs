@@ -278,7 +278,7 @@ fn split_tag(image: &str) -> (&str, Option<&str>) {
 }
 
 fn create_body(config: &DockerConfig, ctx: &TaskContext) -> Result<ContainerCreateBody, DockerError> {
-    let cfg_err = DockerError::Config;
+    let cfg_err = |e: TaskError| DockerError::Config(e.message());
     let labels = HashMap::from([
         (LABEL_DAG.to_string(), ctx.dag_id.clone()),
         (LABEL_RUN.to_string(), ctx.run_id.clone()),
@@ -305,7 +305,7 @@ fn create_body(config: &DockerConfig, ctx: &TaskContext) -> Result<ContainerCrea
                 mount.typ = Some(MountType::TMPFS);
                 if let Some(size) = &m.size {
                     mount.tmpfs_options = Some(MountTmpfsOptions {
-                        size_bytes: Some(size.get("size").map_err(cfg_err)?),
+                        size_bytes: Some(size.get("size").map_err(cfg_err)?.0),
                         ..Default::default()
                     });
                 }
@@ -329,19 +329,19 @@ fn create_body(config: &DockerConfig, ctx: &TaskContext) -> Result<ContainerCrea
         mounts: (!mounts.is_empty()).then_some(mounts),
         network_mode: config.network_mode.clone(),
         nano_cpus: match &config.cpus {
-            Some(c) => Some((c.get("cpus").map_err(cfg_err)? * 1e9) as i64),
+            Some(c) => Some((c.get("cpus").map_err(cfg_err)?.0 * 1e9) as i64),
             None => None,
         },
         memory: config
             .memory
             .as_ref()
-            .map(|m| m.get("memory"))
+            .map(|m| m.get("memory").map(|b| b.0))
             .transpose()
             .map_err(cfg_err)?,
         shm_size: config
             .shm_size
             .as_ref()
-            .map(|m| m.get("shm_size"))
+            .map(|m| m.get("shm_size").map(|b| b.0))
             .transpose()
             .map_err(cfg_err)?,
         device_requests,
