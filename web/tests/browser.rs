@@ -150,6 +150,9 @@ async fn trigger_watch_the_grid_and_follow_a_log() {
                      "--disable-background-networking", "--window-size=1400,1000"],
         }),
     );
+    // rustls is built with both ring (Updraft's provider) and aws-lc-rs
+    // (fantoccini's) in this test build: it cannot pick one by itself.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let c = ClientBuilder::rustls()
         .unwrap()
         .capabilities(caps)

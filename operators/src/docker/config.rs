@@ -331,10 +331,12 @@ impl std::str::FromStr for GpuCount {
 
 impl GpuCount {
     fn from_number(n: f64) -> Result<Self, String> {
-        if n >= 1.0 && n.fract() == 0.0 {
-            Ok(GpuCount::Count(n as i64))
+        if n < 1.0 {
+            Err(format!("gpus: {n} must be positive"))
+        } else if n.fract() != 0.0 {
+            Err(format!("gpus: {n} must be a whole number"))
         } else {
-            Err(format!("gpus: {n} must be a positive whole number"))
+            Ok(GpuCount::Count(n as i64))
         }
     }
 }
