@@ -49,7 +49,7 @@ async fn token(
                 && claims["scope"].as_str().unwrap().contains("devstorage")
         }
         "refresh_token" => {
-            f.get("refresh_token").map(String::as_str) == Some("1//refresh") && f.get("client_secret").is_some()
+            f.get("refresh_token").map(String::as_str) == Some("1//refresh") && f.contains_key("client_secret")
         }
         _ => false,
     };
