@@ -3,7 +3,7 @@
 # side with boto3 (S3, against moto) and google-cloud-storage (GCS, against
 # fake-gcs-server), in one run: wall time and peak RSS of each process.
 #
-#   bench/transfer.sh [SIZE_MIB]   (default 1024)
+#   bench/transfer.sh [SIZE_MIB]   (default 1024; RUNS=3, SERVICES="s3 gcs")
 #
 # Needs: the stand-ins (.ci/s3.sh, .ci/gcs.sh start them), boto3 (moto's
 # venv has it) and google-cloud-storage in $GCS_PYTHON (a venv with
@@ -46,23 +46,29 @@ PY
 # Prints "seconds max_rss_kib" of one command.
 measure() { /usr/bin/time -f "%e %M" -o "$work/t" "$@" >/dev/null && cat "$work/t"; }
 
+services="${SERVICES:-s3 gcs}"
 declare -A results
 for i in $(seq 1 "$runs"); do
+  if [[ " $services " == *" s3 "* ]]; then
   results[updraft_s3_up]+="$(measure $bin "$work/src.bin" s3://bench/updraft.bin)"$'\n'
   results[boto3_s3_up]+="$(measure "$BOTO_PYTHON" "$work/boto.py" up "$work/src.bin")"$'\n'
   results[updraft_s3_down]+="$(measure $bin s3://bench/updraft.bin "$work/down.bin")"$'\n'
   cmp -s "$work/src.bin" "$work/down.bin" || { echo "S3 round trip differs" >&2; exit 1; }
   results[boto3_s3_down]+="$(measure "$BOTO_PYTHON" "$work/boto.py" down "$work/down.bin")"$'\n'
+  fi
+  if [[ " $services " == *" gcs "* ]]; then
   results[updraft_gcs_up]+="$(measure $bin "$work/src.bin" gs://bench/updraft.bin)"$'\n'
   results[python_gcs_up]+="$(measure env STORAGE_EMULATOR_HOST="$GCS" "$GCS_PYTHON" "$work/gcs.py" up "$work/src.bin")"$'\n'
   results[updraft_gcs_down]+="$(measure $bin gs://bench/updraft.bin "$work/down.bin")"$'\n'
   cmp -s "$work/src.bin" "$work/down.bin" || { echo "GCS round trip differs" >&2; exit 1; }
   results[python_gcs_down]+="$(measure env STORAGE_EMULATOR_HOST="$GCS" "$GCS_PYTHON" "$work/gcs.py" down "$work/down.bin")"$'\n'
+  fi
 done
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 echo "file: $size_mib MiB, $runs runs each, medians"
 printf '%-18s %10s %10s %14s\n' what seconds MiB/s "peak RSS MiB"
 for k in updraft_s3_up boto3_s3_up updraft_s3_down boto3_s3_down updraft_gcs_up python_gcs_up updraft_gcs_down python_gcs_down; do
+  [ -n "${results[$k]:-}" ] || continue
   s=$(printf '%s' "${results[$k]}" | awk 'NF{print $1}' | median)
   r=$(printf '%s' "${results[$k]}" | awk 'NF{print $2}' | median)
   printf '%-18s %10s %10.0f %14.1f\n' "$k" "$s" "$(echo "$size_mib / $s" | bc -l)" "$(echo "$r / 1024" | bc -l)"

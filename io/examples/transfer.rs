@@ -7,6 +7,10 @@
 //! `UPDRAFT_BENCH_GCS_URL` without credentials (fake-gcs-server).
 
 use updraft_io::{Location, Stores};
+
+// As the `updraft` binary: the same allocator, so the same memory.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use updraft_operator_api::connection::{AwsAuth, AwsConnection, GcpConnection};
 
 #[tokio::main]

@@ -11,6 +11,8 @@ pub struct Chunker {
     current: BytesMut,
     /// A full chunk, held until more data shows it is not the last.
     full: Option<Bytes>,
+    /// Buffers of chunks already sent, for the next ones.
+    spare: Vec<BytesMut>,
 }
 
 impl Chunker {
@@ -22,7 +24,7 @@ impl Chunker {
                 ready.push(full);
             }
             if self.current.capacity() == 0 {
-                self.current = BytesMut::with_capacity(CHUNK);
+                self.current = self.spare.pop().unwrap_or_else(|| BytesMut::with_capacity(CHUNK));
             }
             let n = (CHUNK - self.current.len()).min(data.len());
             self.current.extend_from_slice(&data[..n]);
@@ -32,6 +34,16 @@ impl Chunker {
             }
         }
         ready
+    }
+
+    /// Takes back a sent chunk's buffer, if nothing else holds it.
+    pub fn recycle(&mut self, sent: Bytes) {
+        if let Ok(mut buf) = sent.try_into_mut()
+            && buf.capacity() >= CHUNK
+        {
+            buf.clear();
+            self.spare.push(buf);
+        }
     }
 
     /// The last chunk (possibly empty), once everything was pushed.
@@ -63,5 +75,17 @@ mod tests {
         assert!(exact.push(&vec![0u8; 2 * CHUNK]).len() == 1);
         assert_eq!(exact.last().len(), CHUNK, "the second full chunk is the last");
         assert_eq!(Chunker::default().last().len(), 0);
+    }
+
+    #[test]
+    fn sent_buffers_are_used_again() {
+        let mut c = Chunker::default();
+        let first = c.push(&vec![1u8; CHUNK + 1]).pop().unwrap();
+        let ptr = first.as_ptr();
+        c.recycle(first);
+        let _ = c.last();
+        let again = c.push(&vec![2u8; CHUNK + 1]).pop().unwrap();
+        assert_eq!(again.as_ptr(), ptr, "the buffer was reused");
+        assert!(again.iter().all(|b| *b == 2));
     }
 }

@@ -317,7 +317,8 @@ impl GcsWriter {
         // A chunk goes once more follows it: the last one is sent by
         // `finish`, with the total size, which finalizes the object.
         for chunk in self.buf.push(data) {
-            self.send_chunk(chunk, None).await?;
+            self.send_chunk(chunk.clone(), None).await?;
+            self.buf.recycle(chunk);
         }
         Ok(())
     }
