@@ -1,13 +1,11 @@
-//! Cuts a stream of writes into chunks of exactly [`CHUNK`] bytes, each
-//! allocated once, and tells which chunks are known not to be the last
-//! (S3's last part and GCS's final chunk are sent by `finish`).
+//! Cuts a stream of writes into chunks of exactly `size` bytes, in a few
+//! buffers used again and again, and tells which chunks are known not to be
+//! the last (S3's last part and GCS's final chunk are sent by `finish`).
 
 use bytes::{Bytes, BytesMut};
 
-use crate::CHUNK;
-
-#[derive(Default)]
 pub struct Chunker {
+    size: usize,
     current: BytesMut,
     /// A full chunk, held until more data shows it is not the last.
     full: Option<Bytes>,
@@ -16,6 +14,15 @@ pub struct Chunker {
 }
 
 impl Chunker {
+    pub fn new(size: usize) -> Self {
+        Chunker {
+            size,
+            current: BytesMut::new(),
+            full: None,
+            spare: Vec::new(),
+        }
+    }
+
     /// Takes `data`; returns the chunks ready to send, in order.
     pub fn push(&mut self, mut data: &[u8]) -> Vec<Bytes> {
         let mut ready = Vec::new();
@@ -24,12 +31,12 @@ impl Chunker {
                 ready.push(full);
             }
             if self.current.capacity() == 0 {
-                self.current = self.spare.pop().unwrap_or_else(|| BytesMut::with_capacity(CHUNK));
+                self.current = self.spare.pop().unwrap_or_else(|| BytesMut::with_capacity(self.size));
             }
-            let n = (CHUNK - self.current.len()).min(data.len());
+            let n = (self.size - self.current.len()).min(data.len());
             self.current.extend_from_slice(&data[..n]);
             data = &data[n..];
-            if self.current.len() == CHUNK {
+            if self.current.len() == self.size {
                 self.full = Some(std::mem::take(&mut self.current).freeze());
             }
         }
@@ -39,7 +46,7 @@ impl Chunker {
     /// Takes back a sent chunk's buffer, if nothing else holds it.
     pub fn recycle(&mut self, sent: Bytes) {
         if let Ok(mut buf) = sent.try_into_mut()
-            && buf.capacity() >= CHUNK
+            && buf.capacity() >= self.size
         {
             buf.clear();
             self.spare.push(buf);
@@ -62,24 +69,26 @@ impl Chunker {
 mod tests {
     use super::*;
 
+    const CHUNK: usize = 1 << 20;
+
     #[test]
     fn chunks_are_whole_and_the_last_is_held_back() {
-        let mut c = Chunker::default();
+        let mut c = Chunker::new(CHUNK);
         assert!(c.push(&vec![1u8; CHUNK - 1]).is_empty());
         assert!(c.push(&[2u8]).is_empty(), "a full chunk may be the last: held");
         let ready = c.push(&[3u8; 10]);
         assert_eq!(ready.len(), 1);
         assert_eq!(ready[0].len(), CHUNK);
         assert_eq!(c.last().len(), 10);
-        let mut exact = Chunker::default();
+        let mut exact = Chunker::new(CHUNK);
         assert!(exact.push(&vec![0u8; 2 * CHUNK]).len() == 1);
         assert_eq!(exact.last().len(), CHUNK, "the second full chunk is the last");
-        assert_eq!(Chunker::default().last().len(), 0);
+        assert_eq!(Chunker::new(CHUNK).last().len(), 0);
     }
 
     #[test]
     fn sent_buffers_are_used_again() {
-        let mut c = Chunker::default();
+        let mut c = Chunker::new(CHUNK);
         let first = c.push(&vec![1u8; CHUNK + 1]).pop().unwrap();
         let ptr = first.as_ptr();
         c.recycle(first);

@@ -11,8 +11,8 @@
 //! the connection's `endpoint_url` points at another server; with one and
 //! no key, requests go without credentials, as with Google's clients.
 //!
-//! Uploads of up to one [`CHUNK`](crate::CHUNK) are one request; larger ones are
-//! resumable uploads in chunks of [`CHUNK`](crate::CHUNK), finalized by the last chunk
+//! Uploads of up to one [`GCS_CHUNK`](crate::GCS_CHUNK) are one request; larger ones are
+//! resumable uploads in chunks of [`GCS_CHUNK`](crate::GCS_CHUNK), finalized by the last chunk
 //! on `finish`. Dropped unfinished, the session is deleted and no object
 //! appears.
 
@@ -28,7 +28,7 @@ use tokio::sync::Mutex;
 use updraft_operator_api::connection::{GcpAuth, GcpConnection};
 
 use crate::chunker::Chunker;
-use crate::{IoError, Reader, http};
+use crate::{GCS_CHUNK, IoError, Reader, http};
 
 const DEFAULT_ENDPOINT: &str = "https://storage.googleapis.com";
 const SCOPE: &str = "https://www.googleapis.com/auth/devstorage.read_write";
@@ -141,7 +141,7 @@ impl Gcs {
             gcs: self.clone(),
             bucket: bucket.into(),
             key: key.into(),
-            buf: Chunker::default(),
+            buf: Chunker::new(GCS_CHUNK),
             session: None,
             sent: 0,
             finished: false,

@@ -29,11 +29,15 @@ pub use error::IoError;
 pub use location::Location;
 pub use stores::{Reader, Stores, Writer};
 
-/// Bytes a writer buffers before it sends them (an S3 part, a GCS chunk:
-/// a multiple of 256 KiB, as resumable uploads require).
-pub const CHUNK: usize = 6 << 20;
+/// The size of an S3 part (at least 5 MiB, S3's minimum).
+pub const S3_PART: usize = 6 << 20;
 
-/// S3 parts in flight at once for one upload. With [`CHUNK`], a writer
+/// The size of a GCS resumable-upload chunk (a multiple of 256 KiB, as the
+/// service requires; chunks go one after another, so fewer, larger ones
+/// mean fewer round trips).
+pub const GCS_CHUNK: usize = 8 << 20;
+
+/// S3 parts in flight at once for one upload. With [`S3_PART`], a writer
 /// holds at most 6 buffers (4 parts in flight, one full and one filling):
 /// 36 MiB, recycled from part to part (measured: peak RSS of a whole
 /// process uploading 1 GiB stays under 64 MB, BENCHMARKS.md).

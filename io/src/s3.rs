@@ -1,7 +1,7 @@
 //! S3 and S3-compatible stores through the AWS SDK: credentials from the
 //! connection or the standard chain; streaming downloads; uploads as one
 //! `PutObject` when small, else a multipart upload with up to
-//! [`PARALLEL_PARTS`] parts of [`CHUNK`](crate::CHUNK) in flight, completed on `finish`
+//! [`PARALLEL_PARTS`] parts of [`S3_PART`](crate::S3_PART) in flight, completed on `finish`
 //! and aborted when dropped unfinished (nothing appears at the key).
 
 use aws_sdk_s3::config::http::HttpResponse;
@@ -13,7 +13,7 @@ use tokio::task::JoinSet;
 use updraft_operator_api::connection::{AwsAuth, AwsConnection};
 
 use crate::chunker::Chunker;
-use crate::{IoError, PARALLEL_PARTS, Reader};
+use crate::{IoError, PARALLEL_PARTS, Reader, S3_PART};
 
 pub struct S3 {
     client: aws_sdk_s3::Client,
@@ -91,7 +91,7 @@ impl S3 {
             client: self.client.clone(),
             bucket: bucket.into(),
             key: key.into(),
-            buf: Chunker::default(),
+            buf: Chunker::new(S3_PART),
             upload_id: None,
             parts: JoinSet::new(),
             done: Vec::new(),
