@@ -19,8 +19,7 @@ pub struct ShellConfig {
     /// Added to (and overriding) the worker's environment.
     #[serde(default)]
     pub env: BTreeMap<String, String>,
-    /// The working directory; unset, a temporary folder of the try's own,
-    /// removed when it ends (as Airflow's BashOperator does).
+    /// The working directory; the worker's own if unset.
     #[serde(default)]
     pub cwd: Option<PathBuf>,
 }

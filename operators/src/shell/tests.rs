@@ -167,21 +167,6 @@ async fn a_cancel_after_the_shell_exited_stops_what_it_left_holding_the_pipes() 
     all_gone(pgid).await;
 }
 
-/// Without `cwd`, the command runs in the try's scratch folder, which is
-/// gone once the try's context is.
-#[tokio::test]
-async fn runs_in_the_try_scratch_folder_which_is_removed_after() {
-    let (ctx, lines) = ctx();
-    let scratch = ctx.scratch.path().to_path_buf();
-    let out = ShellOperator
-        .execute(cfg("pwd; echo data > left-behind.txt"), ctx)
-        .await
-        .unwrap();
-    assert_eq!(out["last_line"], scratch.display().to_string());
-    assert_eq!(lines.lock().unwrap()[0].1, scratch.display().to_string());
-    assert!(!scratch.exists(), "the scratch folder outlived the try");
-}
-
 /// A command printing faster than the log takes lines waits for room: a
 /// log that has none stops the reading (the pipe fills, the writer blocks).
 #[tokio::test]
