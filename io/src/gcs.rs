@@ -323,16 +323,21 @@ impl GcsWriter {
         Ok(())
     }
 
-    async fn start_session(&mut self) -> Result<String, IoError> {
-        let url = format!(
-            "{}/upload/storage/v1/b/{}/o?uploadType=resumable&name={}",
+    /// The JSON API's upload URL for this object (`media`: one request;
+    /// `resumable`: a session).
+    fn upload_url(&self, kind: &str) -> String {
+        format!(
+            "{}/upload/storage/v1/b/{}/o?uploadType={kind}&name={}",
             self.gcs.endpoint,
             enc(&self.bucket),
             enc(&self.key)
-        );
+        )
+    }
+
+    async fn start_session(&mut self) -> Result<String, IoError> {
         let resp = self
             .gcs
-            .request(reqwest::Method::POST, &url)
+            .request(reqwest::Method::POST, &self.upload_url("resumable"))
             .await?
             .json(&json!({"name": self.key}))
             .send()
@@ -390,15 +395,9 @@ impl GcsWriter {
         let rest = self.buf.last();
         if self.session.is_none() {
             // Small: one request.
-            let url = format!(
-                "{}/upload/storage/v1/b/{}/o?uploadType=media&name={}",
-                self.gcs.endpoint,
-                enc(&self.bucket),
-                enc(&self.key)
-            );
             let resp = self
                 .gcs
-                .request(reqwest::Method::POST, &url)
+                .request(reqwest::Method::POST, &self.upload_url("media"))
                 .await?
                 .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
                 .body(rest)
