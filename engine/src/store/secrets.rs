@@ -68,6 +68,18 @@ struct RawSecret {
     fields: Vec<(&'static str, String, Option<String>)>,
 }
 
+impl RawSecret {
+    /// Sealed, every field in the current format (else `secrets encrypt`
+    /// rewrites it).
+    fn is_current(&self) -> bool {
+        self.encrypted
+            && self
+                .fields
+                .iter()
+                .all(|(_, _, v)| v.as_deref().is_none_or(Cipher::is_current))
+    }
+}
+
 impl Store {
     /// Applies `UPDRAFT_SECRET_KEY`: the first keyed open of a store gives it
     /// a salt; later opens must bring the same key, or are refused here.
@@ -256,12 +268,7 @@ impl Store {
         let mut counts = SecretCounts::default();
         let mut conn = self.pool().acquire().await?;
         for raw in read_raw(&mut conn).await? {
-            let current = raw.encrypted
-                && raw
-                    .fields
-                    .iter()
-                    .all(|(_, _, v)| v.as_deref().is_none_or(Cipher::is_current));
-            if current {
+            if raw.is_current() {
                 counts.sealed += 1;
             } else {
                 counts.stale += 1;
@@ -306,12 +313,7 @@ impl Store {
         let mut tx = w.begin().await?;
         let mut done = Resealed::default();
         for raw in read_raw(&mut tx).await? {
-            let stale = !raw.encrypted
-                || raw
-                    .fields
-                    .iter()
-                    .any(|(_, _, v)| v.as_deref().is_some_and(|v| !Cipher::is_current(v)));
-            if !all && !stale {
+            if !all && raw.is_current() {
                 continue;
             }
             let what = match raw.table {
