@@ -11,19 +11,8 @@ use tokio_util::sync::CancellationToken;
 use updraft_io::{IoError, Location, Stores};
 use updraft_operator_api::connection::{AwsAuth, AwsConnection, GcpConnection};
 
-fn service(var: &str) -> Option<String> {
-    match std::env::var(var) {
-        Ok(url) => Some(url),
-        Err(_) => {
-            assert!(std::env::var("CI").is_err(), "CI must run this test: set {var}");
-            eprintln!(
-                "SKIPPED: {var} is not set (start it with .ci/{}.sh)",
-                if var.contains("S3") { "s3" } else { "gcs" }
-            );
-            None
-        }
-    }
-}
+mod common;
+use common::{create_bucket, service};
 
 fn unique(prefix: &str) -> String {
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -68,21 +57,6 @@ fn gcs_stores(url: &str) -> Stores {
             ..GcpConnection::application_default()
         },
     )
-}
-
-/// moto accepts an unsigned bucket creation; fake-gcs-server any.
-async fn create_bucket(scheme: &str, url: &str, bucket: &str) {
-    let c = updraft_io::http::client();
-    let resp = match scheme {
-        "s3" => c.put(format!("{url}/{bucket}")).send().await.unwrap(),
-        _ => c
-            .post(format!("{url}/storage/v1/b?project=test"))
-            .json(&serde_json::json!({"name": bucket}))
-            .send()
-            .await
-            .unwrap(),
-    };
-    assert!(resp.status().is_success(), "creating {bucket}: {}", resp.status());
 }
 
 /// Writes, reads back, checks atomicity (nothing visible before finish,

@@ -18,6 +18,9 @@ use updraft_engine::store::{RunType, Store, TaskState};
 use updraft_io::{Location, Stores};
 use updraft_operator_api::Tpl;
 
+mod common;
+use common::{create_bucket, service};
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct MoveConfig {
@@ -83,43 +86,14 @@ impl Operator for MoveData {
     }
 }
 
-fn service(var: &str) -> Option<String> {
-    match std::env::var(var) {
-        Ok(url) => Some(url),
-        Err(_) => {
-            assert!(std::env::var("CI").is_err(), "CI must run this test: set {var}");
-            eprintln!("SKIPPED: {var} is not set");
-            None
-        }
-    }
-}
-
-async fn create_bucket(s3: &str, gcs: &str, bucket: &str) {
-    let c = updraft_io::http::client();
-    assert!(
-        c.put(format!("{s3}/{bucket}"))
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .is_success()
-    );
-    let r = c
-        .post(format!("{gcs}/storage/v1/b?project=test"))
-        .json(&serde_json::json!({"name": bucket}))
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success());
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_toolkit_operator_moves_data_through_every_scheme() {
     let (Some(s3), Some(gcs)) = (service("UPDRAFT_TEST_S3_URL"), service("UPDRAFT_TEST_GCS_URL")) else {
         return;
     };
     let bucket = format!("toolkit-{}", std::process::id());
-    create_bucket(&s3, &gcs, &bucket).await;
+    create_bucket("s3", &s3, &bucket).await;
+    create_bucket("gs", &gcs, &bucket).await;
     let dir = tempfile::tempdir().unwrap();
     let dags = dir.path().join("dags");
     std::fs::create_dir_all(&dags).unwrap();
