@@ -26,6 +26,10 @@ pub enum IoError {
         #[source]
         source: std::io::Error,
     },
+    /// The producing side stopped before committing (it failed or
+    /// panicked): nothing was made visible at the destination.
+    #[error("the data was abandoned before it was complete; nothing was written")]
+    Abandoned,
     #[error("cancelled")]
     Cancelled,
 }
@@ -44,7 +48,7 @@ impl From<IoError> for TaskError {
             IoError::Local { ref source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
                 TaskError::Fatal(e.to_string())
             }
-            IoError::Transient { .. } | IoError::Local { .. } => TaskError::Failed(e.to_string()),
+            IoError::Transient { .. } | IoError::Local { .. } | IoError::Abandoned => TaskError::Failed(e.to_string()),
         }
     }
 }

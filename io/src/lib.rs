@@ -8,12 +8,15 @@
 //!   that makes the data visible only on [`Writer::finish`] (a renamed
 //!   temporary file, a completed multipart or resumable upload) and leaves
 //!   nothing at the destination when dropped unfinished (failure, cancel).
+//! - [`bridge`] and [`sync_reader`]: the same for blocking code (Parquet
+//!   and CSV encoders, zip extraction) on a blocking thread.
 //! - [`http`]: one pooled client for the process, with timeouts and retries
 //!   (backoff on 429, 5xx and connection errors, `Retry-After` honoured;
 //!   other 4xx fail at once).
 //!
 //! S3 and GCS are behind the `s3` and `gcs` features (both on by default).
 
+mod bridge;
 mod chunker;
 mod error;
 #[cfg(feature = "gcs")]
@@ -25,6 +28,7 @@ mod location;
 mod s3;
 mod stores;
 
+pub use bridge::{SyncWriter, bridge, sync_reader};
 pub use error::IoError;
 pub use location::Location;
 pub use stores::{Reader, Stores, Writer};

@@ -90,6 +90,24 @@ impl Stores {
         Ok(Writer { inner, written: 0 })
     }
 
+    /// A local file holding `from`'s bytes, for formats that need random
+    /// access (Parquet, zip): the path itself when `from` is local, else a
+    /// copy downloaded into `dir` (a scratch folder) named `name`.
+    pub async fn local_file(
+        &self,
+        from: &Location,
+        dir: &std::path::Path,
+        name: &str,
+        cancel: &CancellationToken,
+    ) -> Result<std::path::PathBuf, IoError> {
+        if let Location::Local(p) = from {
+            return Ok(p.clone());
+        }
+        let dest = dir.join(name);
+        self.copy(from, &Location::Local(dest.clone()), cancel).await?;
+        Ok(dest)
+    }
+
     /// Streams `from` to `to` through a bounded buffer; nothing is left at
     /// `to` if it fails or `cancel` fires. Returns the bytes copied.
     pub async fn copy(&self, from: &Location, to: &Location, cancel: &CancellationToken) -> Result<u64, IoError> {
