@@ -62,7 +62,12 @@ fn main() -> ExitCode {
             store::runtime().and_then(|rt| rt.block_on(commands::backfill::backfill(&settings, args)))
         }
         Command::Worker { slots } => commands::serve::worker(&settings, slots),
+        Command::Dev(cmd) => commands::dev::run(cmd),
     };
+    finish(result)
+}
+
+fn finish(result: anyhow::Result<ExitCode>) -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {

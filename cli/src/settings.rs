@@ -121,6 +121,9 @@ pub enum Command {
     /// Web UI users and their API tokens.
     #[command(subcommand)]
     Users(crate::commands::users::UsersCommand),
+    /// Tools for developing Updraft: test data.
+    #[command(subcommand)]
+    Dev(crate::commands::dev::DevCommand),
     /// Only a worker, for scale-out.
     Worker {
         /// Tasks this worker runs at once.

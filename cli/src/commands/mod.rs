@@ -1,6 +1,7 @@
 pub mod backfill;
 pub mod dags;
 pub mod db;
+pub mod dev;
 pub mod runs;
 pub mod secret_key;
 pub mod secrets;
