@@ -4,7 +4,15 @@
 #[cfg(feature = "docker")]
 pub mod docker;
 pub mod empty;
+#[cfg(feature = "downloads")]
+pub mod http_download;
+#[cfg(feature = "downloads")]
+pub mod kaggle_download;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 pub mod shell;
+#[cfg(feature = "transform")]
+pub mod transform;
 
 use updraft_operator_api::Registrar;
 
@@ -14,4 +22,11 @@ pub fn register_all<R: Registrar>(r: &mut R) {
     r.register(empty::EmptyOperator).register(shell::ShellOperator);
     #[cfg(feature = "docker")]
     r.register(docker::DockerOperator);
+    #[cfg(feature = "downloads")]
+    r.register(http_download::HttpDownloadOperator)
+        .register(kaggle_download::KaggleDownloadOperator);
+    #[cfg(feature = "postgres")]
+    r.register(postgres::extract::PostgresExtract);
+    #[cfg(feature = "transform")]
+    r.register(transform::TransformOperator);
 }
