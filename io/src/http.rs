@@ -157,6 +157,9 @@ pub async fn send(
                 (err, asked)
             }
             Err(e) => {
+                // reqwest's message carries the whole URL, query (a token, a
+                // signature) included; the redacted one is already in ours.
+                let e = e.without_url();
                 let detail = updraft_operator_api::chain("", &e).trim_start_matches(": ").to_string();
                 (
                     HttpError::Transport {

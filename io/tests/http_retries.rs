@@ -156,3 +156,26 @@ async fn a_refused_connection_is_a_retryable_failure() {
     assert!(matches!(e, HttpError::Transport { .. }), "{e}");
     assert!(matches!(TaskError::from(e), TaskError::Failed(_)));
 }
+
+#[tokio::test]
+async fn a_connection_error_does_not_repeat_the_query_it_may_carry_a_token_in() {
+    // A port nothing listens on: bound, then released.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}/file.csv?token=SECRET-TOKEN-42");
+    let one = Retry {
+        attempts: 1,
+        ..Retry::default()
+    };
+    let e = send(|| updraft_io::http::client().get(&url), one, &CancellationToken::new())
+        .await
+        .unwrap_err();
+    assert!(matches!(e, HttpError::Transport { .. }), "{e:?}");
+    let text = e.to_string();
+    let shown = format!("{text} {:?}", TaskError::from(e));
+    assert!(!shown.contains("SECRET-TOKEN-42"), "{shown}");
+    assert!(shown.contains(&format!("127.0.0.1:{port}/file.csv")), "{shown}");
+}
