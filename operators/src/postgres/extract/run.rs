@@ -66,29 +66,62 @@ async fn csv(
     let stmt = format!("COPY ({query}) TO STDOUT WITH (FORMAT csv, HEADER true)");
     let at = Some((query, "COPY (".len()));
     let mut writer = stores.writer(&cfg.to).await?;
-    let mut stream = conn
-        .copy_out_raw(&stmt)
-        .await
-        .map_err(|e| sql_error("postgres_extract", e, at))?;
-    // The server sends the header, then one message per row.
-    let mut messages: u64 = 0;
-    let mut buf = Vec::with_capacity(CHUNK + (64 << 10));
-    while let Some(piece) = stream
-        .try_next()
-        .await
-        .map_err(|e| sql_error("postgres_extract", e, at))?
-    {
-        messages += 1;
-        buf.extend_from_slice(&piece);
-        if buf.len() >= CHUNK {
-            writer.write(&buf).await?;
-            buf.clear();
-        }
+    let mut copy = CopyOut::start(conn, &stmt, at).await?;
+    while let Some(chunk) = copy.next_chunk().await? {
+        writer.write(&chunk).await?;
     }
-    writer.write(&buf).await?;
-    drop(stream);
+    let messages = copy.messages;
+    drop(copy);
     let bytes = writer.finish().await?;
     Ok((messages.saturating_sub(1), bytes))
+}
+
+/// A running `COPY ... TO STDOUT`, read in chunks of about [`CHUNK`]
+/// bytes (whole messages).
+struct CopyOut<'c> {
+    stream: futures_util::stream::BoxStream<'c, sqlx::Result<bytes::Bytes>>,
+    at: Option<(&'c str, usize)>,
+    /// Messages so far: the server sends one per row (and CSV's header as
+    /// one more).
+    messages: u64,
+    done: bool,
+}
+
+impl<'c> CopyOut<'c> {
+    async fn start(conn: &'c mut PgConnection, stmt: &str, at: Option<(&'c str, usize)>) -> Result<Self, TaskError> {
+        let stream = conn
+            .copy_out_raw(stmt)
+            .await
+            .map_err(|e| sql_error("postgres_extract", e, at))?;
+        Ok(CopyOut {
+            stream,
+            at,
+            messages: 0,
+            done: false,
+        })
+    }
+
+    /// The next chunk; the last one may be short (or empty), then `None`.
+    async fn next_chunk(&mut self) -> Result<Option<Vec<u8>>, TaskError> {
+        if self.done {
+            return Ok(None);
+        }
+        let mut buf = Vec::with_capacity(CHUNK + (64 << 10));
+        while let Some(piece) = self
+            .stream
+            .try_next()
+            .await
+            .map_err(|e| sql_error("postgres_extract", e, self.at))?
+        {
+            self.messages += 1;
+            buf.extend_from_slice(&piece);
+            if buf.len() >= CHUNK {
+                return Ok(Some(buf));
+            }
+        }
+        self.done = true;
+        Ok(Some(buf))
+    }
 }
 
 /// The query's columns and types, read from a temporary view over it (so
@@ -164,28 +197,14 @@ async fn parquet(
         Ok(rows)
     });
 
-    let read = async {
-        let mut stream = conn
-            .copy_out_raw(&stmt)
-            .await
-            .map_err(|e| sql_error("postgres_extract", e, None))?;
-        let mut buf = Vec::with_capacity(CHUNK + (64 << 10));
-        while let Some(piece) = stream
-            .try_next()
-            .await
-            .map_err(|e| sql_error("postgres_extract", e, None))?
-        {
-            buf.extend_from_slice(&piece);
-            if buf.len() >= CHUNK {
-                let full = std::mem::replace(&mut buf, Vec::with_capacity(CHUNK + (64 << 10)));
-                if tx.send(full).await.is_err() {
-                    // The encoder stopped: its error says why.
-                    return Ok(());
-                }
+    let read = async move {
+        let mut copy = CopyOut::start(conn, &stmt, None).await?;
+        while let Some(chunk) = copy.next_chunk().await? {
+            if tx.send(chunk).await.is_err() {
+                // The encoder stopped: its error says why.
+                break;
             }
         }
-        let _ = tx.send(buf).await;
-        drop(tx);
         Ok::<(), TaskError>(())
     };
 
