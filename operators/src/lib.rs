@@ -11,6 +11,8 @@ pub mod kaggle_download;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 pub mod shell;
+#[cfg(feature = "table")]
+pub mod table;
 #[cfg(feature = "transform")]
 pub mod transform;
 
@@ -26,7 +28,8 @@ pub fn register_all<R: Registrar>(r: &mut R) {
     r.register(http_download::HttpDownloadOperator)
         .register(kaggle_download::KaggleDownloadOperator);
     #[cfg(feature = "postgres")]
-    r.register(postgres::extract::PostgresExtract);
+    r.register(postgres::extract::PostgresExtract)
+        .register(postgres::load::PostgresLoad);
     #[cfg(feature = "transform")]
     r.register(transform::TransformOperator);
 }

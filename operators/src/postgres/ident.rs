@@ -62,9 +62,60 @@ pub fn parts(name: &str) -> Result<Vec<String>, String> {
     Ok(parts)
 }
 
+/// `InvoiceNo` -> `invoice_no`, `CustomerID` -> `customer_id`,
+/// `HTTPStatus` -> `http_status`, `Unit Price` -> `unit_price`: a word
+/// starts at an upper-case letter after a lower-case one or a digit, and
+/// at the last capital of a run followed by a lower-case letter; spaces,
+/// dashes and dots become `_`.
+pub fn snake_case(name: &str) -> String {
+    let chars: Vec<char> = name.trim().chars().collect();
+    let mut out = String::with_capacity(name.len() + 4);
+    for (i, &c) in chars.iter().enumerate() {
+        if c.is_whitespace() || c == '-' || c == '.' || c == '_' {
+            if !out.is_empty() && !out.ends_with('_') {
+                out.push('_');
+            }
+            continue;
+        }
+        if c.is_uppercase() && i > 0 {
+            let prev = chars[i - 1];
+            let next_lower = chars.get(i + 1).is_some_and(|n| n.is_lowercase());
+            let boundary = prev.is_lowercase() || prev.is_ascii_digit() || (prev.is_uppercase() && next_lower);
+            if boundary && !out.is_empty() && !out.ends_with('_') {
+                out.push('_');
+            }
+        }
+        out.extend(c.to_lowercase());
+    }
+    out.trim_end_matches('_').to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn snake_case_splits_words_as_people_read_them() {
+        let seed = [
+            ("InvoiceNo", "invoice_no"),
+            ("StockCode", "stock_code"),
+            ("Description", "description"),
+            ("Quantity", "quantity"),
+            ("InvoiceDate", "invoice_date"),
+            ("UnitPrice", "unit_price"),
+            ("CustomerID", "customer_id"),
+            ("Country", "country"),
+            ("total_spend", "total_spend"),
+        ];
+        for (from, to) in seed {
+            assert_eq!(snake_case(from), to);
+        }
+        assert_eq!(snake_case("HTTPStatusCode"), "http_status_code");
+        assert_eq!(snake_case("Unit Price (GBP)"), "unit_price_(gbp)");
+        assert_eq!(snake_case("address2Line"), "address2_line");
+        assert_eq!(snake_case("already_snake"), "already_snake");
+        assert_eq!(snake_case("  Spaced--Name "), "spaced_name");
+    }
 
     #[test]
     fn quotes_names_and_reads_qualified_ones() {

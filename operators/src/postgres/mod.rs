@@ -8,9 +8,12 @@ mod decode;
 mod error;
 pub mod extract;
 mod ident;
+pub mod load;
 mod numeric;
 mod pgtype;
 mod session;
+#[cfg(test)]
+mod testing;
 
 use parquet::basic::{Compression, ZstdLevel};
 use serde::Deserialize;

@@ -2,20 +2,19 @@
 //! through a bounded channel (a slow consumer holds the reader back).
 
 use std::io::Read;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use arrow_array::{Array, ArrayRef};
 use arrow_schema::DataType;
-use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use tokio_util::sync::CancellationToken;
 
 use super::csv_read::{self, CsvOptions};
 use super::error::Error;
 use super::table::{Batch, LineMap, Rows, Schema};
+use crate::table::open_parquet;
 
 /// What a source sends: its schema once, then batches, then `End` (a
 /// channel closed without it means the reader failed).
@@ -79,14 +78,6 @@ impl Source {
     }
 }
 
-/// pandas writes its index as `__index_level_0__` (and `_1`, ... for a
-/// multi-index): not data.
-pub fn is_pandas_index(name: &str) -> bool {
-    name.strip_prefix("__index_level_")
-        .and_then(|r| r.strip_suffix("__"))
-        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-}
-
 /// The type the steps see for a Parquet column: every kind of text
 /// becomes plain UTF-8; the rest stays as it is.
 fn normalized(t: &DataType) -> DataType {
@@ -103,23 +94,12 @@ fn bad(e: impl std::fmt::Display) -> Error {
     Error::BadFile(format!("not a Parquet file that can be read: {e}"))
 }
 
-fn read_parquet(path: &PathBuf, tx: &SyncSender<Result<Out, Error>>, cancel: &CancellationToken) -> Result<(), Error> {
-    let file = std::fs::File::open(path).map_err(Error::Read)?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(bad)?;
-    let arrow = builder.schema().clone();
-    let keep: Vec<usize> = (0..arrow.fields().len())
-        .filter(|&i| !is_pandas_index(arrow.field(i).name()))
-        .collect();
+fn read_parquet(path: &Path, tx: &SyncSender<Result<Out, Error>>, cancel: &CancellationToken) -> Result<(), Error> {
+    let (arrow, reader) = open_parquet(path, PARQUET_BATCH).map_err(Error::BadFile)?;
     let schema = Schema {
-        names: keep.iter().map(|&i| arrow.field(i).name().clone()).collect(),
-        types: keep.iter().map(|&i| normalized(arrow.field(i).data_type())).collect(),
+        names: arrow.fields().iter().map(|f| f.name().clone()).collect(),
+        types: arrow.fields().iter().map(|f| normalized(f.data_type())).collect(),
     };
-    let mask = ProjectionMask::roots(builder.parquet_schema(), keep.iter().copied());
-    let reader = builder
-        .with_projection(mask)
-        .with_batch_size(PARQUET_BATCH)
-        .build()
-        .map_err(bad)?;
     let types = schema.types.clone();
     tx.send(Ok(Out::Schema(schema))).map_err(|_| Error::Stopped)?;
     let mut first = 1u64;
@@ -147,15 +127,4 @@ fn read_parquet(path: &PathBuf, tx: &SyncSender<Result<Out, Error>>, cancel: &Ca
         first += len as u64;
     }
     tx.send(Ok(Out::End)).map_err(|_| Error::Stopped)
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn pandas_index_columns() {
-        assert!(super::is_pandas_index("__index_level_0__"));
-        assert!(super::is_pandas_index("__index_level_12__"));
-        assert!(!super::is_pandas_index("__index_level___"));
-        assert!(!super::is_pandas_index("index"));
-    }
 }

@@ -4,38 +4,19 @@
 //! and errors that name what is wrong with nothing left at the
 //! destination.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
-
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Date32Type, Decimal128Type, Int32Type, Int64Type, TimestampMicrosecondType};
 use arrow_array::{Array, RecordBatch};
 use arrow_schema::{DataType, TimeUnit};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use sqlx::Connection as _;
-use updraft_engine::connection_uri::parse_uri;
 use updraft_operator_api::{Operator, TaskContext, TaskError};
 
 use super::{ExtractConfig, PostgresExtract};
 use crate::postgres::FileFormat;
-
-fn admin_url() -> Option<String> {
-    match std::env::var("UPDRAFT_TEST_POSTGRES_URL") {
-        Ok(u) => Some(u),
-        Err(_) => {
-            assert!(
-                std::env::var("CI").is_err(),
-                "CI must run the Postgres tests: set UPDRAFT_TEST_POSTGRES_URL"
-            );
-            eprintln!("SKIPPED (Postgres): UPDRAFT_TEST_POSTGRES_URL is not set");
-            None
-        }
-    }
-}
+use crate::postgres::testing::{self, admin_url};
 
 /// A schema of its own with a table of every kind the extract decodes.
 async fn seed(url: &str, schema: &str) {
-    let mut c = sqlx::postgres::PgConnection::connect(url).await.unwrap();
     let sql = format!(
         "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema};
          CREATE TABLE {schema}.invoices (
@@ -46,17 +27,11 @@ async fn seed(url: &str, schema: &str) {
            (2, 3000000000, -0.01, NULL, 'café £5 ’quoted’', '2011-12-09 12:50:00.123456', NULL, '1999-12-31', false, NULL, NULL),
            (3, NULL, NULL, 123456789.000001, NULL, NULL, '2000-01-01 00:00:00+00', NULL, NULL, '[]', NULL);"
     );
-    sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut c).await.unwrap();
-    c.close().await.unwrap();
+    testing::exec(url, &sql).await;
 }
 
 fn ctx(url: &str) -> TaskContext {
-    let mut conns = BTreeMap::new();
-    conns.insert("pg".to_string(), parse_uri(url).unwrap());
-    TaskContext {
-        connections: Arc::new(conns),
-        ..TaskContext::detached("extract")
-    }
+    testing::ctx(url, "extract")
 }
 
 fn cfg(sql: &str, to: &std::path::Path) -> ExtractConfig {
