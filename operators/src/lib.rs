@@ -29,7 +29,8 @@ pub fn register_all<R: Registrar>(r: &mut R) {
         .register(kaggle_download::KaggleDownloadOperator);
     #[cfg(feature = "postgres")]
     r.register(postgres::extract::PostgresExtract)
-        .register(postgres::load::PostgresLoad);
+        .register(postgres::load::PostgresLoad)
+        .register(postgres::sql::PostgresSql);
     #[cfg(feature = "transform")]
     r.register(transform::TransformOperator);
 }

@@ -12,6 +12,7 @@ pub mod load;
 mod numeric;
 mod pgtype;
 mod session;
+pub mod sql;
 #[cfg(test)]
 mod testing;
 
