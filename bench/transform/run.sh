@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The first user's cleaning (their `transform_data` task) on the generated
 # invoices (`updraft dev invoices`: 541,909 rows, cp1252) in pandas (their
-# code, the reference), polars and DuckDB, and in Updraft's `transform`
-# operator when UPDRAFT_CMD is set: median wall time and peak RSS of each
+# code, the reference), polars, DuckDB and Updraft (`updraft tasks test` of
+# the same steps): median wall time and peak RSS of each whole
 # process over RUNS runs, then every output compared with pandas'.
 #
 #   bench/transform/run.sh              (RUNS=5, ROWS=541909, SEED=20101201;
@@ -21,13 +21,12 @@ WORK="${WORK:-/tmp/updraft-bench-transform}"
 PINS=(pandas==3.1.1 pyarrow==26.0.1 polars==2.1.0 duckdb==2.0.1)
 
 # ---------------------------------------------------------------------------
-# UPDRAFT_CMD: Updraft's transform, once the operator exists. A shell command
-# that reads the CSV at $BENCH_IN and writes Parquet to $BENCH_OUT, run from
-# the repository root; for example a DAG whose transform task reads those
-# two paths, run by
-#   UPDRAFT_CMD='target/release/updraft --dags-folder bench/transform/dags tasks test transform_bench clean 2011-12-09'
-# Empty: skipped.
-UPDRAFT_CMD="${UPDRAFT_CMD:-}"
+# UPDRAFT_CMD: Updraft's side, a whole `updraft tasks test` process running
+# the `clean` task of bench/dags/bench_data.yaml (the same steps), which
+# reads the CSV at $BENCH_IN and writes Parquet to $BENCH_OUT (through the
+# variables bench_in and bench_out). Set it to time something else; set it
+# to `-` to leave Updraft out.
+UPDRAFT_CMD="${UPDRAFT_CMD:-UPDRAFT_VAR_BENCH_IN=\"\$BENCH_IN\" UPDRAFT_VAR_BENCH_OUT=\"\$BENCH_OUT\" UPDRAFT_DATABASE_URL=sqlite://$WORK/state.db '\$UPDRAFT' --dags-folder bench/dags tasks test bench_data clean 2024-11-01}"
 # ---------------------------------------------------------------------------
 
 mkdir -p "$WORK"
@@ -64,11 +63,11 @@ declare -A cmds=(
   [polars]="'$py' '$here/polars_clean.py' \"\$BENCH_IN\" \"\$BENCH_OUT\""
   [duckdb]="'$py' '$here/duckdb_clean.py' \"\$BENCH_IN\" \"\$BENCH_OUT\""
 )
-if [[ -n "$UPDRAFT_CMD" ]]; then
+if [[ "$UPDRAFT_CMD" != "-" ]]; then
   tools+=(updraft)
-  cmds[updraft]="$UPDRAFT_CMD"
+  cmds[updraft]="${UPDRAFT_CMD//\$UPDRAFT/$updraft}"
 else
-  echo "updraft: skipped (UPDRAFT_CMD is empty; see the top of $0)"
+  echo "updraft: left out (UPDRAFT_CMD=-)"
 fi
 
 summary=()

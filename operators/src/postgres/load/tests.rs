@@ -639,3 +639,56 @@ fn configs_are_checked_when_the_dag_loads() {
     );
     assert!(problems("from: a.csv\ntable: a b")[0].contains("may not hold spaces"));
 }
+
+/// Through the S3 and GCS stand-ins: a table extracted to `s3://` as
+/// Parquet and to `gs://` as CSV, each loaded back into a table of its
+/// own, equal to the source row for row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn extract_and_load_through_s3_and_gcs() {
+    use crate::postgres::extract::PostgresExtract;
+    let Some(url) = admin_url() else { return };
+    let (Some(s3), Some(gcs)) = (
+        testing::service("UPDRAFT_TEST_S3_URL"),
+        testing::service("UPDRAFT_TEST_GCS_URL"),
+    ) else {
+        return;
+    };
+    exec(
+        &url,
+        "DROP SCHEMA IF EXISTS load_cloud CASCADE; CREATE SCHEMA load_cloud;
+         CREATE TABLE load_cloud.src AS
+           SELECT g AS id, 'note ' || g || ' £' AS note, (g / 7.0)::numeric(12,4) AS ratio,
+                  timestamp '2010-12-01 08:26' + g * interval '1 minute' AS at, g % 3 = 0 AS flag
+           FROM generate_series(1, 50000) g;
+         CREATE TABLE load_cloud.via_s3 (LIKE load_cloud.src);
+         CREATE TABLE load_cloud.via_gcs (LIKE load_cloud.src);",
+    )
+    .await;
+    let bucket = format!("pg-cloud-{}", std::process::id());
+    let ctx = testing::ctx_with_stores(&url, &s3, &gcs, &bucket).await;
+    for (to, table) in [
+        (format!("s3://{bucket}/extract/src.parquet"), "via_s3"),
+        (format!("gs://{bucket}/extract/src.csv"), "via_gcs"),
+    ] {
+        let extract = serde_json::from_value(json!({
+            "conn_id": "pg", "table": "load_cloud.src", "to": to, "aws_conn_id": "s3", "gcp_conn_id": "gcs"
+        }))
+        .unwrap();
+        let out = PostgresExtract.execute(extract, ctx.clone()).await.unwrap();
+        assert_eq!(out["rows"], 50_000, "{to}");
+        let load: LoadConfig = serde_json::from_value(json!({
+            "conn_id": "pg", "from": to, "table": format!("load_cloud.{table}"), "aws_conn_id": "s3", "gcp_conn_id": "gcs"
+        }))
+        .unwrap();
+        let out = PostgresLoad.execute(load, ctx.clone()).await.unwrap();
+        assert_eq!(out["rows"], 50_000, "{to}");
+        let diff = rows(
+            &url,
+            &format!(
+                "SELECT count(*) FROM (SELECT * FROM load_cloud.src EXCEPT ALL SELECT * FROM load_cloud.{table}) d"
+            ),
+        )
+        .await;
+        assert_eq!(diff, vec![vec![s("0")]], "{to}");
+    }
+}
