@@ -17,10 +17,14 @@ trap 'rm -rf "$work"' EXIT
 cargo build --release -q -p updraft-cli
 updraft=target/release/updraft
 export UPDRAFT_CONN_PG="$PG_URL" UPDRAFT_DATABASE_URL="sqlite://$work/state.db"
-task() { # task, in, out
-  UPDRAFT_VAR_BENCH_IN="$2" UPDRAFT_VAR_BENCH_OUT="$3" \
-    "$updraft" --dags-folder bench/dags tasks test bench_data "$1" 2024-11-01
-}
+# `task NAME IN OUT`: one task of bench/dags/bench_data.yaml as a whole
+# process (a script, so that /usr/bin/time measures it).
+cat > "$work/task" <<SH
+#!/usr/bin/env bash
+UPDRAFT_VAR_BENCH_IN="\$2" UPDRAFT_VAR_BENCH_OUT="\$3" exec "$PWD/$updraft" --dags-folder "$PWD/bench/dags" tasks test bench_data "\$1" 2024-11-01
+SH
+chmod +x "$work/task"
+task() { "$work/task" "$@"; }
 
 "$updraft" dev invoices --rows "$ROWS" --encoding utf-8 --out "$work/in.csv"
 psql -q "$PG_URL" -c 'DROP TABLE IF EXISTS bench_invoices' -c 'CREATE TABLE bench_invoices (
@@ -51,8 +55,8 @@ check() { # what was loaded equals the source table
 echo "$ROWS rows, medians of $RUNS runs, $(nproc) cores; CSV $(stat -c %s "$work/rows.csv") bytes, Parquet $(stat -c %s "$work/rows.parquet") bytes"
 measure "psql TRUNCATE; \\copy from csv" psql -q "$PG_URL" -c 'TRUNCATE bench_load' -c "\\copy bench_load from '$work/rows.csv' csv header"
 check psql
-measure "postgres_load parquet (binary)" task load "$work/rows.parquet" ""
+measure "postgres_load parquet (binary)" "$work/task" load "$work/rows.parquet" ""
 check "postgres_load parquet"
-measure "postgres_load csv" task load "$work/rows.csv" ""
+measure "postgres_load csv" "$work/task" load "$work/rows.csv" ""
 check "postgres_load csv"
 echo "every load matched the source table row for row"

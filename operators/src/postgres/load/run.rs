@@ -27,6 +27,8 @@ use crate::table::open_parquet;
 const CHUNK: usize = 1 << 20;
 /// Rows per Parquet batch.
 const BATCH_ROWS: usize = 16 * 1024;
+/// Chunks between the encoder and the COPY.
+const QUEUED: usize = 3;
 const STAGING: &str = "pg_temp.updraft_staging";
 
 /// The file, as far as the load needs it before the `COPY`.
@@ -379,12 +381,17 @@ async fn copy_parquet(
             Wire::Csv => "CSV COPY (a column's type is parsed by the server)",
         }
     ));
-    let (tx, mut rx) = mpsc::channel::<Vec<u8>>(4);
+    // Chunks go to the COPY and come back empty to be filled again: the
+    // same few buffers serve the whole load (an allocator keeps memory
+    // freed on another thread for a while).
+    let (tx, mut rx) = mpsc::channel::<Vec<u8>>(QUEUED);
+    let (give_back, take_back) = std::sync::mpsc::channel::<Vec<u8>>();
     let cancel = ctx.cancel.clone();
     let encode = tokio::task::spawn_blocking(move || -> Result<(), String> {
         let mut encoder = encoder;
+        let fresh = || Vec::with_capacity(CHUNK + (CHUNK >> 1));
         let (_, reader) = open_parquet(&path, BATCH_ROWS)?;
-        let mut buf = Vec::with_capacity(CHUNK + (256 << 10));
+        let mut buf = fresh();
         encoder.start(&mut buf);
         for batch in reader {
             if cancel.is_cancelled() {
@@ -393,8 +400,8 @@ async fn copy_parquet(
             let batch = batch.map_err(|e| format!("reading the Parquet file: {e}"))?;
             encoder.encode(&batch, &mut buf)?;
             if buf.len() >= CHUNK {
-                let full = std::mem::replace(&mut buf, Vec::with_capacity(CHUNK + (256 << 10)));
-                if tx.blocking_send(full).is_err() {
+                let next = take_back.try_recv().unwrap_or_else(|_| fresh());
+                if tx.blocking_send(std::mem::replace(&mut buf, next)).is_err() {
                     // The COPY stopped; its error says why.
                     return Ok(());
                 }
@@ -410,11 +417,13 @@ async fn copy_parquet(
         .await
         .map_err(|e| sql_error("postgres_load", e, None))?;
     let mut sent = Ok(());
-    while let Some(chunk) = rx.recv().await {
-        if let Err(e) = copy.send(chunk).await {
+    while let Some(mut chunk) = rx.recv().await {
+        if let Err(e) = copy.send(chunk.as_slice()).await {
             sent = Err(e);
             break;
         }
+        chunk.clear();
+        let _ = give_back.send(chunk);
     }
     drop(rx);
     let encoded = encode
