@@ -11,6 +11,10 @@ pub enum IoError {
     /// Credentials refused or missing rights: a retry will not help.
     #[error("{location}: access denied{}", paren(.detail))]
     Denied { location: String, detail: String },
+    /// Something is already at the destination and the write said it
+    /// must not be (a failed precondition).
+    #[error("{location}: already exists{}", paren(.detail))]
+    Exists { location: String, detail: String },
     /// A request the service refused as wrong (a bad name, a precondition).
     #[error("{location}: {detail}")]
     Rejected { location: String, detail: String },
@@ -42,9 +46,11 @@ impl From<IoError> for TaskError {
     fn from(e: IoError) -> Self {
         match e {
             IoError::Cancelled => TaskError::Cancelled,
-            IoError::NotFound { .. } | IoError::Denied { .. } | IoError::Rejected { .. } | IoError::Credentials(_) => {
-                TaskError::Fatal(e.to_string())
-            }
+            IoError::NotFound { .. }
+            | IoError::Denied { .. }
+            | IoError::Exists { .. }
+            | IoError::Rejected { .. }
+            | IoError::Credentials(_) => TaskError::Fatal(e.to_string()),
             IoError::Local { ref source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
                 TaskError::Fatal(e.to_string())
             }

@@ -28,7 +28,10 @@ use tokio::sync::Mutex;
 use updraft_operator_api::connection::{GcpAuth, GcpConnection};
 
 use crate::chunker::Chunker;
+use crate::objects::WriteOptions;
 use crate::{GCS_CHUNK, IoError, Reader, http};
+
+mod objects;
 
 const DEFAULT_ENDPOINT: &str = "https://storage.googleapis.com";
 const SCOPE: &str = "https://www.googleapis.com/auth/devstorage.read_write";
@@ -136,8 +139,9 @@ impl Gcs {
         Ok(Box::pin(tokio_util::io::StreamReader::new(stream)))
     }
 
-    pub fn writer(&self, bucket: &str, key: &str) -> GcsWriter {
+    pub fn writer(&self, bucket: &str, key: &str, opts: WriteOptions) -> GcsWriter {
         GcsWriter {
+            opts,
             gcs: self.clone(),
             bucket: bucket.into(),
             key: key.into(),
@@ -302,6 +306,7 @@ fn jwt(key: &ring::rsa::KeyPair, email: &str, aud: &str, now: i64) -> Result<Str
 }
 
 pub struct GcsWriter {
+    opts: WriteOptions,
     gcs: Gcs,
     bucket: String,
     key: String,
@@ -327,11 +332,20 @@ impl GcsWriter {
     /// `resumable`: a session).
     fn upload_url(&self, kind: &str) -> String {
         format!(
-            "{}/upload/storage/v1/b/{}/o?uploadType={kind}&name={}",
+            "{}/upload/storage/v1/b/{}/o?uploadType={kind}&name={}{}",
             self.gcs.endpoint,
             enc(&self.bucket),
-            enc(&self.key)
+            enc(&self.key),
+            if self.opts.if_absent {
+                "&ifGenerationMatch=0"
+            } else {
+                ""
+            }
         )
+    }
+
+    fn content_type(&self) -> &str {
+        self.opts.content_type.as_deref().unwrap_or("application/octet-stream")
     }
 
     async fn start_session(&mut self) -> Result<String, IoError> {
@@ -339,7 +353,8 @@ impl GcsWriter {
             .gcs
             .request(reqwest::Method::POST, &self.upload_url("resumable"))
             .await?
-            .json(&json!({"name": self.key}))
+            .header("X-Upload-Content-Type", self.content_type())
+            .json(&json!({"name": self.key, "contentType": self.content_type()}))
             .send()
             .await
             .map_err(|e| transport(&self.bucket, &self.key, &e))?;
@@ -394,13 +409,29 @@ impl GcsWriter {
     pub async fn finish(mut self) -> Result<(), IoError> {
         let rest = self.buf.last();
         if self.session.is_none() {
-            // Small: one request.
+            // Small: one multipart request, the metadata (name, content
+            // type) and the bytes together, as Google's clients send it.
+            let boundary = format!("updraft-{:016x}", rand_u64());
+            let meta = json!({"name": self.key, "contentType": self.content_type()}).to_string();
+            let mut body = Vec::with_capacity(rest.len() + meta.len() + 256);
+            body.extend_from_slice(
+                format!(
+                    "--{boundary}\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n{meta}\r\n--{boundary}\r\nContent-Type: {}\r\n\r\n",
+                    self.content_type()
+                )
+                .as_bytes(),
+            );
+            body.extend_from_slice(&rest);
+            body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
             let resp = self
                 .gcs
-                .request(reqwest::Method::POST, &self.upload_url("media"))
+                .request(reqwest::Method::POST, &self.upload_url("multipart"))
                 .await?
-                .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
-                .body(rest)
+                .header(
+                    reqwest::header::CONTENT_TYPE,
+                    format!("multipart/related; boundary={boundary}"),
+                )
+                .body(body)
                 .send()
                 .await
                 .map_err(|e| transport(&self.bucket, &self.key, &e))?;
@@ -431,6 +462,13 @@ impl Drop for GcsWriter {
             }
         });
     }
+}
+
+/// A boundary no object's bytes are likely to hold.
+fn rand_u64() -> u64 {
+    let mut b = [0u8; 8];
+    let _ = getrandom::fill(&mut b);
+    u64::from_le_bytes(b)
 }
 
 fn location(bucket: &str, key: &str) -> String {
@@ -464,6 +502,7 @@ async fn check(bucket: &str, key: &str, resp: Response) -> Result<Response, IoEr
     let location = location(bucket, key);
     Err(match status {
         StatusCode::NOT_FOUND => IoError::NotFound { location, detail },
+        StatusCode::PRECONDITION_FAILED => IoError::Exists { location, detail },
         StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => IoError::Denied { location, detail },
         s if s.is_client_error() && s != StatusCode::REQUEST_TIMEOUT && s != StatusCode::TOO_MANY_REQUESTS => {
             IoError::Rejected { location, detail }

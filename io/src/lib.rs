@@ -24,6 +24,7 @@ mod gcs;
 pub mod http;
 mod local;
 mod location;
+mod objects;
 #[cfg(feature = "s3")]
 mod s3;
 mod stores;
@@ -31,6 +32,7 @@ mod stores;
 pub use bridge::{SyncWriter, bridge, sync_reader};
 pub use error::IoError;
 pub use location::Location;
+pub use objects::{ObjectInfo, WriteOptions, content_type_for};
 pub use stores::{Reader, Stores, Writer};
 
 /// The size of an S3 part (at least 5 MiB, S3's minimum).

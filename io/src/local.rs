@@ -20,13 +20,16 @@ pub async fn reader(path: &Path) -> Result<Reader, IoError> {
 }
 
 pub struct LocalWriter {
+    if_absent: bool,
     tmp: PathBuf,
     dest: PathBuf,
     file: Option<tokio::io::BufWriter<tokio::fs::File>>,
 }
 
 impl LocalWriter {
-    pub async fn create(dest: &Path) -> Result<Self, IoError> {
+    /// A writer for `dest`; with `if_absent`, `finish` fails (`Exists`)
+    /// rather than replace a file already there.
+    pub async fn create(dest: &Path, if_absent: bool) -> Result<Self, IoError> {
         let name = dest
             .file_name()
             .ok_or_else(|| err(dest, std::io::Error::other("not a file name")))?
@@ -43,6 +46,7 @@ impl LocalWriter {
         let tmp = dir.join(format!(".{name}.updraft-{suffix}.tmp"));
         let file = tokio::fs::File::create(&tmp).await.map_err(|e| err(&tmp, e))?;
         Ok(LocalWriter {
+            if_absent,
             tmp,
             dest: dest.to_path_buf(),
             file: Some(tokio::io::BufWriter::with_capacity(256 << 10, file)),
@@ -59,12 +63,69 @@ impl LocalWriter {
         f.flush().await.map_err(|e| err(&self.dest, e))?;
         f.get_mut().sync_all().await.map_err(|e| err(&self.dest, e))?;
         drop(f);
+        if self.if_absent {
+            // A hard link fails if the name is taken: no window where
+            // another writer's file could be replaced.
+            let linked = tokio::fs::hard_link(&self.tmp, &self.dest).await;
+            let _ = tokio::fs::remove_file(&self.tmp).await;
+            return match linked {
+                Ok(()) => Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(IoError::Exists {
+                    location: self.dest.display().to_string(),
+                    detail: String::new(),
+                }),
+                Err(e) => Err(err(&self.dest, e)),
+            };
+        }
         if let Err(e) = tokio::fs::rename(&self.tmp, &self.dest).await {
             let _ = tokio::fs::remove_file(&self.tmp).await;
             return Err(err(&self.dest, e));
         }
         Ok(())
     }
+}
+
+/// Files under `prefix` (a folder, or a path whose string starts the
+/// names: `/data/part-`), with their sizes.
+pub fn list(prefix: &Path) -> Result<Vec<(PathBuf, u64)>, IoError> {
+    let (dir, starts) = if prefix.is_dir() {
+        (prefix.to_path_buf(), None)
+    } else {
+        let parent = prefix
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        (parent.to_path_buf(), Some(prefix.to_string_lossy().into_owned()))
+    };
+    let mut out = Vec::new();
+    let mut stack = vec![dir];
+    while let Some(d) = stack.pop() {
+        let entries = match std::fs::read_dir(&d) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(err(&d, e)),
+        };
+        for entry in entries {
+            let entry = entry.map_err(|e| err(&d, e))?;
+            let path = entry.path();
+            if starts
+                .as_deref()
+                .is_some_and(|s| !path.to_string_lossy().starts_with(s))
+            {
+                continue;
+            }
+            // Not followed: a symlink loop cannot make this walk endless.
+            let kind = entry.file_type().map_err(|e| err(&path, e))?;
+            if kind.is_dir() {
+                stack.push(path);
+            } else if kind.is_file() {
+                let size = entry.metadata().map_err(|e| err(&path, e))?.len();
+                out.push((path, size));
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
 }
 
 impl Drop for LocalWriter {

@@ -13,7 +13,10 @@ use tokio::task::JoinSet;
 use updraft_operator_api::connection::{AwsAuth, AwsConnection};
 
 use crate::chunker::Chunker;
+use crate::objects::WriteOptions;
 use crate::{IoError, PARALLEL_PARTS, Reader, S3_PART};
+
+mod objects;
 
 pub struct S3 {
     client: aws_sdk_s3::Client,
@@ -86,8 +89,9 @@ impl S3 {
         Ok(Box::pin(out.body.into_async_read()))
     }
 
-    pub fn writer(&self, bucket: &str, key: &str) -> S3Writer {
+    pub fn writer(&self, bucket: &str, key: &str, opts: WriteOptions) -> S3Writer {
         S3Writer {
+            opts,
             client: self.client.clone(),
             bucket: bucket.into(),
             key: key.into(),
@@ -102,6 +106,7 @@ impl S3 {
 }
 
 pub struct S3Writer {
+    opts: WriteOptions,
     client: aws_sdk_s3::Client,
     bucket: String,
     key: String,
@@ -131,6 +136,7 @@ impl S3Writer {
                 .create_multipart_upload()
                 .bucket(&self.bucket)
                 .key(&self.key)
+                .set_content_type(self.opts.content_type.clone())
                 .send()
                 .await
                 .map_err(|e| sdk_error(&self.bucket, &self.key, e))?;
@@ -193,6 +199,8 @@ impl S3Writer {
                 .put_object()
                 .bucket(&self.bucket)
                 .key(&self.key)
+                .set_content_type(self.opts.content_type.clone())
+                .set_if_none_match(self.opts.if_absent.then(|| "*".to_string()))
                 .body(ByteStream::from(rest))
                 .send()
                 .await
@@ -213,6 +221,7 @@ impl S3Writer {
             .bucket(&self.bucket)
             .key(&self.key)
             .upload_id(self.upload_id.clone().expect("multipart"))
+            .set_if_none_match(self.opts.if_absent.then(|| "*".to_string()))
             .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
             .send()
             .await
@@ -277,6 +286,7 @@ where
     };
     match (code.as_str(), http) {
         ("NoSuchKey" | "NoSuchBucket" | "NotFound", _) | (_, Some(404)) => IoError::NotFound { location, detail },
+        ("PreconditionFailed", _) | (_, Some(412)) => IoError::Exists { location, detail },
         ("AccessDenied" | "InvalidAccessKeyId" | "SignatureDoesNotMatch" | "ExpiredToken", _)
         | (_, Some(401 | 403)) => IoError::Denied { location, detail },
         (_, Some(s)) if (400..500).contains(&s) && s != 408 && s != 429 => IoError::Rejected { location, detail },

@@ -9,7 +9,7 @@ use updraft_operator_api::TaskContext;
 use updraft_operator_api::TaskError;
 use updraft_operator_api::connection::{AwsConnection, GcpConnection};
 
-use crate::{IoError, Location, local};
+use crate::{IoError, Location, ObjectInfo, WriteOptions, local};
 
 /// A stream of a location's bytes.
 pub type Reader = Pin<Box<dyn AsyncRead + Send>>;
@@ -78,12 +78,17 @@ impl Stores {
 
     /// A writer whose bytes appear at `loc` only once it is finished.
     pub async fn writer(&self, loc: &Location) -> Result<Writer, IoError> {
+        self.writer_with(loc, WriteOptions::default()).await
+    }
+
+    /// [`Stores::writer`] with a content type, or only if nothing is there.
+    pub async fn writer_with(&self, loc: &Location, opts: WriteOptions) -> Result<Writer, IoError> {
         let inner = match loc {
-            Location::Local(p) => Inner::Local(local::LocalWriter::create(p).await?),
+            Location::Local(p) => Inner::Local(local::LocalWriter::create(p, opts.if_absent).await?),
             #[cfg(feature = "s3")]
-            Location::S3 { bucket, key } => Inner::S3(self.s3().await?.writer(bucket, key)),
+            Location::S3 { bucket, key } => Inner::S3(self.s3().await?.writer(bucket, key, opts)),
             #[cfg(feature = "gcs")]
-            Location::Gcs { bucket, key } => Inner::Gcs(self.gcs().await?.writer(bucket, key)),
+            Location::Gcs { bucket, key } => Inner::Gcs(self.gcs().await?.writer(bucket, key, opts)),
             #[allow(unreachable_patterns)]
             other => return Err(not_built(other)),
         };
@@ -111,8 +116,19 @@ impl Stores {
     /// Streams `from` to `to` through a bounded buffer; nothing is left at
     /// `to` if it fails or `cancel` fires. Returns the bytes copied.
     pub async fn copy(&self, from: &Location, to: &Location, cancel: &CancellationToken) -> Result<u64, IoError> {
+        self.copy_with(from, to, WriteOptions::default(), cancel).await
+    }
+
+    /// [`Stores::copy`] with the destination's write options.
+    pub async fn copy_with(
+        &self,
+        from: &Location,
+        to: &Location,
+        opts: WriteOptions,
+        cancel: &CancellationToken,
+    ) -> Result<u64, IoError> {
         let mut reader = self.reader(from).await?;
-        let mut writer = self.writer(to).await?;
+        let mut writer = self.writer_with(to, opts).await?;
         let mut buf = vec![0u8; 256 << 10];
         loop {
             let n = tokio::select! {
@@ -132,6 +148,149 @@ impl Stores {
             () = cancel.cancelled() => Err(IoError::Cancelled),
         }
     }
+}
+
+impl Stores {
+    /// Every object (or file) whose key (or path) starts with `prefix`.
+    pub async fn list(&self, prefix: &Location) -> Result<Vec<ObjectInfo>, IoError> {
+        match prefix {
+            Location::Local(p) => {
+                let p = p.clone();
+                let files = tokio::task::spawn_blocking(move || local::list(&p))
+                    .await
+                    .map_err(|e| IoError::Transient {
+                        location: prefix.to_string(),
+                        detail: e.to_string(),
+                    })??;
+                Ok(files
+                    .into_iter()
+                    .map(|(path, size)| ObjectInfo {
+                        location: Location::Local(path),
+                        size,
+                        version: None,
+                        content_type: None,
+                    })
+                    .collect())
+            }
+            #[cfg(feature = "s3")]
+            Location::S3 { bucket, key } => self.s3().await?.list(bucket, key).await,
+            #[cfg(feature = "gcs")]
+            Location::Gcs { bucket, key } => self.gcs().await?.list(bucket, key).await,
+            #[allow(unreachable_patterns)]
+            other => Err(not_built(other)),
+        }
+    }
+
+    /// The object at `loc`, or `None` if nothing is there.
+    pub async fn stat(&self, loc: &Location) -> Result<Option<ObjectInfo>, IoError> {
+        match loc {
+            Location::Local(p) => match tokio::fs::metadata(p).await {
+                Ok(m) if m.is_file() => Ok(Some(ObjectInfo {
+                    location: loc.clone(),
+                    size: m.len(),
+                    version: None,
+                    content_type: None,
+                })),
+                Ok(_) => Ok(None),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(source) => Err(IoError::Local {
+                    location: loc.to_string(),
+                    source,
+                }),
+            },
+            #[cfg(feature = "s3")]
+            Location::S3 { bucket, key } => self.s3().await?.stat(bucket, key).await,
+            #[cfg(feature = "gcs")]
+            Location::Gcs { bucket, key } => self.gcs().await?.stat(bucket, key).await,
+            #[allow(unreachable_patterns)]
+            other => Err(not_built(other)),
+        }
+    }
+
+    /// Deletes objects of one bucket (S3: a thousand per request; GCS:
+    /// several requests at once). Returns how many were deleted (on S3,
+    /// which does not say, how many were asked for).
+    pub async fn delete(&self, locs: &[Location]) -> Result<u64, IoError> {
+        let mut deleted = 0;
+        let mut groups: Vec<(&Location, Vec<String>)> = Vec::new();
+        for loc in locs {
+            match loc {
+                Location::Local(p) => match tokio::fs::remove_file(p).await {
+                    Ok(()) => deleted += 1,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(source) => {
+                        return Err(IoError::Local {
+                            location: loc.to_string(),
+                            source,
+                        });
+                    }
+                },
+                Location::S3 { key, .. } | Location::Gcs { key, .. } => {
+                    match groups
+                        .iter_mut()
+                        .find(|(l, _)| same_bucket(l, loc) && bucket_of(l) == Some(bucket))
+                    {
+                        Some((_, keys)) => keys.push(key.clone()),
+                        None => groups.push((loc, vec![key.clone()])),
+                    }
+                }
+            }
+        }
+        for (first, keys) in groups {
+            deleted += match first {
+                #[cfg(feature = "s3")]
+                Location::S3 { bucket, .. } => self.s3().await?.delete_many(bucket, &keys).await?,
+                #[cfg(feature = "gcs")]
+                Location::Gcs { bucket, .. } => self.gcs().await?.delete_many(bucket, &keys).await?,
+                #[allow(unreachable_patterns)]
+                other => return Err(not_built(other)),
+            };
+        }
+        Ok(deleted)
+    }
+
+    /// Copies one object to `to`: by the service itself when both are on
+    /// the same one (S3 `CopyObject`, GCS `rewriteTo`), else streamed
+    /// through here. Returns the bytes copied.
+    pub async fn copy_object(
+        &self,
+        from: &ObjectInfo,
+        to: &Location,
+        cancel: &CancellationToken,
+    ) -> Result<u64, IoError> {
+        let server_side = async {
+            match (&from.location, to) {
+                #[cfg(feature = "s3")]
+                (Location::S3 { .. }, Location::S3 { bucket, key }) => {
+                    self.s3().await?.copy_within(from, bucket, key).await.map(|()| true)
+                }
+                #[cfg(feature = "gcs")]
+                (Location::Gcs { .. }, Location::Gcs { bucket, key }) => {
+                    self.gcs().await?.copy_within(from, bucket, key).await.map(|()| true)
+                }
+                _ => Ok(false),
+            }
+        };
+        let done = tokio::select! {
+            r = server_side => r?,
+            () = cancel.cancelled() => return Err(IoError::Cancelled),
+        };
+        if done {
+            return Ok(from.size);
+        }
+        self.copy(&from.location, to, cancel).await
+    }
+}
+
+fn bucket_of(l: &Location) -> Option<&String> {
+    match l {
+        Location::S3 { bucket, .. } | Location::Gcs { bucket, .. } => Some(bucket),
+        Location::Local(_) => None,
+    }
+}
+
+fn same_bucket(a: &Location, b: &Location) -> bool {
+    std::mem::discriminant(a) == std::mem::discriminant(b) && bucket_of(a) == bucket_of(b)
 }
 
 #[allow(dead_code)]

@@ -6,58 +6,12 @@
 
 use std::time::{Duration, Instant};
 
-use tokio::io::AsyncReadExt;
 use tokio_util::sync::CancellationToken;
 use updraft_io::{IoError, Location, Stores};
-use updraft_operator_api::connection::{AwsAuth, AwsConnection, GcpConnection};
+use updraft_operator_api::connection::{AwsConnection, GcpConnection};
 
 mod common;
-use common::{create_bucket, service};
-
-fn unique(prefix: &str) -> String {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    static N: AtomicUsize = AtomicUsize::new(0);
-    format!("{prefix}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst))
-}
-
-/// Bytes that differ at every position, so a misplaced part shows.
-fn data(len: usize) -> Vec<u8> {
-    (0..len).map(|i| (i * 31 % 251) as u8).collect()
-}
-
-async fn read_all(stores: &Stores, loc: &Location) -> Result<Vec<u8>, IoError> {
-    let mut r = stores.reader(loc).await?;
-    let mut out = Vec::new();
-    r.read_to_end(&mut out).await.unwrap();
-    Ok(out)
-}
-
-fn s3_stores(url: &str) -> Stores {
-    Stores::new(
-        AwsConnection {
-            auth: AwsAuth::Static {
-                access_key_id: "test".into(),
-                secret_access_key: "test".into(),
-                session_token: None,
-            },
-            region: Some("us-east-1".into()),
-            endpoint_url: Some(url.into()),
-            force_path_style: true,
-            role_arn: None,
-        },
-        GcpConnection::application_default(),
-    )
-}
-
-fn gcs_stores(url: &str) -> Stores {
-    Stores::new(
-        AwsConnection::default_chain(),
-        GcpConnection {
-            endpoint_url: Some(url.into()),
-            ..GcpConnection::application_default()
-        },
-    )
-}
+use common::{create_bucket, data, gcs_stores, read_all, s3_stores, service, unique};
 
 /// Writes, reads back, checks atomicity (nothing visible before finish,
 /// nothing left after a dropped writer) and the error of a missing object
