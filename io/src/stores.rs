@@ -226,10 +226,7 @@ impl Stores {
                     }
                 },
                 Location::S3 { key, .. } | Location::Gcs { key, .. } => {
-                    match groups
-                        .iter_mut()
-                        .find(|(l, _)| same_bucket(l, loc) && bucket_of(l) == Some(bucket))
-                    {
+                    match groups.iter_mut().find(|(l, _)| same_bucket(l, loc)) {
                         Some((_, keys)) => keys.push(key.clone()),
                         None => groups.push((loc, vec![key.clone()])),
                     }
