@@ -8,11 +8,15 @@ pub mod empty;
 pub mod http_download;
 #[cfg(feature = "downloads")]
 pub mod kaggle_download;
+#[cfg(feature = "objects")]
+pub mod objects;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 pub mod shell;
 #[cfg(feature = "table")]
 pub mod table;
+#[cfg(test)]
+mod testing;
 #[cfg(feature = "transform")]
 pub mod transform;
 
@@ -33,4 +37,6 @@ pub fn register_all<R: Registrar>(r: &mut R) {
         .register(postgres::sql::PostgresSql);
     #[cfg(feature = "transform")]
     r.register(transform::TransformOperator);
+    #[cfg(feature = "objects")]
+    objects::register(r);
 }

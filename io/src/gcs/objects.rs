@@ -101,8 +101,13 @@ impl Gcs {
     /// Deletes the objects, several requests at a time; returns how many
     /// existed.
     pub async fn delete_many(&self, bucket: &str, keys: &[String]) -> Result<u64, IoError> {
-        let results: Vec<bool> = futures_util::stream::iter(keys)
-            .map(|key| self.delete_one(bucket, key))
+        // Owned keys and a clone of the client per delete: the stream's
+        // futures borrow nothing, so the whole is `Send` for any caller.
+        let results: Vec<bool> = futures_util::stream::iter(keys.to_vec())
+            .map(|key| {
+                let (gcs, bucket) = (self.clone(), bucket.to_string());
+                async move { gcs.delete_one(&bucket, &key).await }
+            })
             .buffer_unordered(PARALLEL_DELETES)
             .try_collect()
             .await?;

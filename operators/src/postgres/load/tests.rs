@@ -648,8 +648,8 @@ async fn extract_and_load_through_s3_and_gcs() {
     use crate::postgres::extract::PostgresExtract;
     let Some(url) = admin_url() else { return };
     let (Some(s3), Some(gcs)) = (
-        testing::service("UPDRAFT_TEST_S3_URL"),
-        testing::service("UPDRAFT_TEST_GCS_URL"),
+        crate::testing::service("UPDRAFT_TEST_S3_URL"),
+        crate::testing::service("UPDRAFT_TEST_GCS_URL"),
     ) else {
         return;
     };
