@@ -1,13 +1,7 @@
 //! Google Cloud Storage over its JSON API (the API the local emulators
 //! serve too), on the shared HTTP client.
 //!
-//! Credentials: the connection's key (`keyfile_dict` / `key_path`), else
-//! Application Default Credentials in Google's documented order:
-//! `GOOGLE_APPLICATION_CREDENTIALS`, gcloud's
-//! `application_default_credentials.json`, then the metadata server. A
-//! service account signs its own token request (RS256 with ring); an
-//! authorized user (`gcloud auth application-default login`) refreshes its
-//! token. `STORAGE_EMULATOR_HOST` (as Google's client libraries read it) or
+//! Credentials come from [`crate::google`]. `STORAGE_EMULATOR_HOST` (as Google's client libraries read it) or
 //! the connection's `endpoint_url` points at another server; with one and
 //! no key, requests go without credentials, as with Google's clients.
 //!
@@ -16,59 +10,25 @@
 //! on `finish`. Dropped unfinished, the session is deleted and no object
 //! appears.
 
-use std::time::{Duration, Instant};
-
-use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use bytes::Bytes;
 use futures_util::TryStreamExt;
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
-use tokio::sync::Mutex;
-use updraft_operator_api::connection::{GcpAuth, GcpConnection};
+use updraft_operator_api::connection::GcpConnection;
 
 use crate::chunker::Chunker;
+use crate::google::{GoogleAuth, STORAGE_SCOPE};
 use crate::objects::WriteOptions;
 use crate::{GCS_CHUNK, IoError, Reader, http};
 
 mod objects;
 
 const DEFAULT_ENDPOINT: &str = "https://storage.googleapis.com";
-const SCOPE: &str = "https://www.googleapis.com/auth/devstorage.read_write";
-const METADATA_TOKEN: &str =
-    "http://metadata.google.internal/computeMetadata/v1/instance/service-accounts/default/token";
 
 #[derive(Clone)]
 pub struct Gcs {
     endpoint: String,
-    auth: std::sync::Arc<Auth>,
-}
-
-enum Auth {
-    Anonymous,
-    Token {
-        source: Box<TokenSource>,
-        cached: Mutex<Option<(String, Instant)>>,
-    },
-}
-
-enum TokenSource {
-    ServiceAccount {
-        email: String,
-        key: ring::rsa::KeyPair,
-        token_uri: String,
-    },
-    AuthorizedUser {
-        client_id: String,
-        client_secret: String,
-        refresh_token: String,
-        token_uri: String,
-    },
-    Metadata,
-}
-
-fn cred_err(what: impl std::fmt::Display) -> IoError {
-    IoError::Credentials(what.to_string())
+    auth: std::sync::Arc<GoogleAuth>,
 }
 
 impl Gcs {
@@ -81,42 +41,16 @@ impl Gcs {
             .map(|e| if e.contains("://") { e } else { format!("http://{e}") })
             .unwrap_or_else(|| DEFAULT_ENDPOINT.into());
         let custom = endpoint != DEFAULT_ENDPOINT;
-        let auth = match &conn.auth {
-            GcpAuth::KeyfileDict(k) => token(from_key(k)?),
-            GcpAuth::KeyPath(p) => {
-                let text = std::fs::read_to_string(p).map_err(|e| cred_err(format!("reading {}: {e}", p.display())))?;
-                let k: Value =
-                    serde_json::from_str(&text).map_err(|e| cred_err(format!("{}: not JSON: {e}", p.display())))?;
-                token(from_key(&k)?)
-            }
-            GcpAuth::ApplicationDefault if custom => Auth::Anonymous,
-            GcpAuth::ApplicationDefault => token(application_default()?),
-        };
+        let auth = GoogleAuth::new(conn, STORAGE_SCOPE, custom)?;
         Ok(Gcs {
             endpoint: endpoint.trim_end_matches('/').to_string(),
             auth: std::sync::Arc::new(auth),
         })
     }
 
-    async fn bearer(&self) -> Result<Option<String>, IoError> {
-        let Auth::Token { source, cached } = &*self.auth else {
-            return Ok(None);
-        };
-        let mut cached = cached.lock().await;
-        if let Some((t, until)) = &*cached
-            && Instant::now() < *until
-        {
-            return Ok(Some(t.clone()));
-        }
-        let (t, ttl) = fetch_token(source).await?;
-        // Renewed a minute before it expires.
-        *cached = Some((t.clone(), Instant::now() + ttl.saturating_sub(Duration::from_secs(60))));
-        Ok(Some(t))
-    }
-
     async fn request(&self, method: reqwest::Method, url: &str) -> Result<reqwest::RequestBuilder, IoError> {
         let mut rb = http::client().request(method, url);
-        if let Some(t) = self.bearer().await? {
+        if let Some(t) = self.auth.bearer().await? {
             rb = rb.bearer_auth(t);
         }
         Ok(rb)
@@ -151,158 +85,6 @@ impl Gcs {
             finished: false,
         }
     }
-}
-
-fn token(source: TokenSource) -> Auth {
-    Auth::Token {
-        source: Box::new(source),
-        cached: Mutex::new(None),
-    }
-}
-
-/// A key file's contents: a service account or an authorized user.
-fn from_key(k: &Value) -> Result<TokenSource, IoError> {
-    let s = |f: &str| k.get(f).and_then(Value::as_str).map(str::to_string);
-    let need = |f: &str| s(f).ok_or_else(|| cred_err(format!("the key has no `{f}`")));
-    match s("type").as_deref() {
-        Some("service_account") => {
-            let pem = need("private_key")?;
-            let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
-            let der = STANDARD
-                .decode(b64.trim())
-                .map_err(|_| cred_err("the service account's private_key is not a PEM key"))?;
-            let key = ring::rsa::KeyPair::from_pkcs8(&der).map_err(|e| {
-                cred_err(format!(
-                    "the service account's private_key is not an RSA PKCS#8 key ({e})"
-                ))
-            })?;
-            Ok(TokenSource::ServiceAccount {
-                email: need("client_email")?,
-                key,
-                token_uri: s("token_uri").unwrap_or_else(|| "https://oauth2.googleapis.com/token".into()),
-            })
-        }
-        Some("authorized_user") => Ok(TokenSource::AuthorizedUser {
-            client_id: need("client_id")?,
-            client_secret: need("client_secret")?,
-            refresh_token: need("refresh_token")?,
-            token_uri: s("token_uri").unwrap_or_else(|| "https://oauth2.googleapis.com/token".into()),
-        }),
-        Some(other) => Err(cred_err(format!(
-            "key type `{other}` is not supported (service_account or authorized_user)"
-        ))),
-        None => Err(cred_err("the key has no `type`")),
-    }
-}
-
-/// Application Default Credentials, in Google's documented order.
-fn application_default() -> Result<TokenSource, IoError> {
-    let from_file = |path: std::path::PathBuf| -> Result<TokenSource, IoError> {
-        let text = std::fs::read_to_string(&path).map_err(|e| cred_err(format!("reading {}: {e}", path.display())))?;
-        let k: Value =
-            serde_json::from_str(&text).map_err(|e| cred_err(format!("{}: not JSON: {e}", path.display())))?;
-        from_key(&k).map_err(|e| cred_err(format!("{}: {e}", path.display())))
-    };
-    if let Some(p) = std::env::var_os("GOOGLE_APPLICATION_CREDENTIALS").filter(|p| !p.is_empty()) {
-        return from_file(p.into());
-    }
-    let gcloud = std::env::var_os("CLOUDSDK_CONFIG")
-        .map(std::path::PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".config/gcloud")));
-    if let Some(dir) = gcloud {
-        let adc = dir.join("application_default_credentials.json");
-        if adc.exists() {
-            return from_file(adc);
-        }
-    }
-    Ok(TokenSource::Metadata)
-}
-
-async fn fetch_token(source: &TokenSource) -> Result<(String, Duration), IoError> {
-    let c = http::client();
-    let resp = match source {
-        TokenSource::ServiceAccount { email, key, token_uri } => {
-            let now = jiff::Timestamp::now().as_second();
-            let assertion = jwt(key, email, token_uri, now)?;
-            c.post(token_uri)
-                .form(&[
-                    ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
-                    ("assertion", &assertion),
-                ])
-                .send()
-                .await
-        }
-        TokenSource::AuthorizedUser {
-            client_id,
-            client_secret,
-            refresh_token,
-            token_uri,
-        } => {
-            c.post(token_uri)
-                .form(&[
-                    ("grant_type", "refresh_token"),
-                    ("client_id", client_id),
-                    ("client_secret", client_secret),
-                    ("refresh_token", refresh_token),
-                ])
-                .send()
-                .await
-        }
-        TokenSource::Metadata => {
-            let host = std::env::var("GCE_METADATA_HOST").ok();
-            let url = match host {
-                Some(h) => METADATA_TOKEN.replace("metadata.google.internal", &h),
-                None => METADATA_TOKEN.into(),
-            };
-            c.get(url).header("Metadata-Flavor", "Google").send().await
-        }
-    };
-    let what = match source {
-        TokenSource::Metadata => "the metadata server (no key given and no application default credentials found)",
-        _ => "the token endpoint",
-    };
-    let resp = resp.map_err(|e| {
-        cred_err(format!(
-            "asking {what} for a token: {}",
-            updraft_operator_api::chain("", &e).trim_start_matches(": ")
-        ))
-    })?;
-    let status = resp.status();
-    let body: Value = resp.json().await.unwrap_or(Value::Null);
-    if !status.is_success() {
-        // OAuth errors: {"error": "invalid_grant", "error_description": "..."}.
-        let why = [
-            body.get("error").and_then(Value::as_str),
-            body.get("error_description").and_then(Value::as_str),
-        ]
-        .into_iter()
-        .flatten()
-        .collect::<Vec<_>>()
-        .join(": ");
-        return Err(cred_err(format!("{what} refused a token: HTTP {status} {why}")));
-    }
-    let token = body
-        .get("access_token")
-        .and_then(Value::as_str)
-        .ok_or_else(|| cred_err(format!("{what} answered without an access_token")))?;
-    let ttl = body.get("expires_in").and_then(Value::as_u64).unwrap_or(3600);
-    Ok((token.to_string(), Duration::from_secs(ttl)))
-}
-
-/// The RS256-signed assertion of the OAuth 2.0 JWT bearer grant.
-fn jwt(key: &ring::rsa::KeyPair, email: &str, aud: &str, now: i64) -> Result<String, IoError> {
-    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"RS256","typ":"JWT"}"#);
-    let claims = json!({"iss": email, "scope": SCOPE, "aud": aud, "iat": now, "exp": now + 3600});
-    let input = format!("{header}.{}", URL_SAFE_NO_PAD.encode(claims.to_string()));
-    let mut sig = vec![0; key.public().modulus_len()];
-    key.sign(
-        &ring::signature::RSA_PKCS1_SHA256,
-        &ring::rand::SystemRandom::new(),
-        input.as_bytes(),
-        &mut sig,
-    )
-    .map_err(|_| cred_err("signing the token request failed"))?;
-    Ok(format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig)))
 }
 
 pub struct GcsWriter {
@@ -532,19 +314,5 @@ mod tests {
     #[test]
     fn object_names_are_one_path_segment() {
         assert_eq!(enc("data/2024-11-03/x y.parquet"), "data%2F2024-11-03%2Fx%20y.parquet");
-    }
-
-    #[test]
-    fn keys_of_unknown_type_are_named() {
-        let e = from_key(&json!({"type": "external_account"}))
-            .err()
-            .unwrap()
-            .to_string();
-        assert!(e.contains("`external_account` is not supported"), "{e}");
-        let e = from_key(&json!({"type": "service_account", "client_email": "a@b", "private_key": "junk"}))
-            .err()
-            .unwrap()
-            .to_string();
-        assert!(e.contains("private_key"), "{e}");
     }
 }

@@ -21,6 +21,8 @@ mod chunker;
 mod error;
 #[cfg(feature = "gcs")]
 mod gcs;
+#[cfg(feature = "gcs")]
+pub mod google;
 pub mod http;
 mod local;
 mod location;
