@@ -69,7 +69,7 @@ impl Operator for TestOp {
         if ctx.try_number <= cfg.fail_tries {
             return Err(TaskError::Failed(format!("planned failure on try {}", ctx.try_number)));
         }
-        Ok(serde_json::json!({ "try": ctx.try_number }))
+        Ok(serde_json::json!({ "try": ctx.try_number, "first_try": ctx.first_try }))
     }
 }
 
@@ -253,7 +253,8 @@ async fn retries_wait_their_delay_and_log_each_try() {
     assert_eq!(done.state, RunState::Success);
     let ti = e.store.task_instance(run.id, "f").await.unwrap().unwrap();
     assert_eq!((ti.state, ti.try_number), (TaskState::Success, 3));
-    assert_eq!(ti.output, Some(serde_json::json!({"try": 3})));
+    // The three tries were one attempt.
+    assert_eq!(ti.output, Some(serde_json::json!({"try": 3, "first_try": 1})));
     // Two waits of 300 ms between three tries.
     assert!(Timestamp::now().duration_since(started) >= SignedDuration::from_millis(600));
     for try_number in 1..=3 {
@@ -265,6 +266,15 @@ async fn retries_wait_their_delay_and_log_each_try() {
             assert!(text.iter().any(|l| l.contains("planned failure")), "{text:?}");
         }
     }
+    // Cleared, it starts a new attempt at try 4.
+    e.store.clear_tasks(run.id, &[("f".into(), 3)]).await.unwrap();
+    local.signals.task_ended(run.id);
+    let ti = wait_for(&e.store, "the cleared task to run again", 20, async |s: &Store| {
+        let ti = s.task_instance(run.id, "f").await.unwrap().unwrap();
+        (ti.state == TaskState::Success && ti.try_number == 4).then_some(ti)
+    })
+    .await;
+    assert_eq!(ti.output, Some(serde_json::json!({"try": 4, "first_try": 4})));
     local.shutdown().await;
 }
 

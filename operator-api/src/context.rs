@@ -16,6 +16,11 @@ pub struct TaskContext {
     pub task_id: String,
     pub run_id: String,
     pub try_number: u32,
+    /// The first try since the task instance was created or last cleared:
+    /// tries `first_try..try_number` are this attempt's earlier retries
+    /// (an operator may find their work, such as a BigQuery job, and not
+    /// do it twice); a clear starts a new attempt.
+    pub first_try: u32,
     pub log: LogSink,
     /// Cancelled on timeout, shutdown or a user's action; operators stop
     /// their work (and any process, container or upload) and return
@@ -38,6 +43,7 @@ impl TaskContext {
             task_id: task_id.into(),
             run_id: "detached".into(),
             try_number: 1,
+            first_try: 1,
             log: LogSink::new(|_, _| {}),
             cancel: CancellationToken::new(),
             connections: Arc::default(),

@@ -551,6 +551,13 @@ impl Worker {
             task_id: task.task_id.clone(),
             run_id: c.run.run_id.clone(),
             try_number: c.ti.try_number,
+            // A new or cleared instance gets retries + 1 tries from its
+            // first one (`max_tries = try_number + retries + 1` on clear).
+            first_try: c
+                .ti
+                .max_tries
+                .saturating_sub(task.retry.retries)
+                .clamp(1, c.ti.try_number.max(1)),
             log: LogSink::new(move |stream, line| {
                 sink_log.line(stream, line);
             })
