@@ -1,6 +1,8 @@
 //! Updraft's operators, one folder each: a typed config (serde, unknown
 //! fields rejected) and its execution.
 
+#[cfg(feature = "bigquery")]
+pub mod bigquery;
 #[cfg(feature = "docker")]
 pub mod docker;
 pub mod empty;
@@ -39,4 +41,8 @@ pub fn register_all<R: Registrar>(r: &mut R) {
     r.register(transform::TransformOperator);
     #[cfg(feature = "objects")]
     objects::register(r);
+    #[cfg(feature = "bigquery")]
+    r.register(bigquery::BigQueryLoad)
+        .register(bigquery::BigQueryExternalTable)
+        .register(bigquery::BigQueryQuery);
 }

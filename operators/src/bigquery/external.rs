@@ -1,0 +1,150 @@
+//! `operator: bigquery_external_table`: a table over files on GCS (read
+//! where they are, on every query), created or its definition replaced.
+//! Output `{table, type}`.
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+use updraft_operator_api::{Operator, Output, TaskContext, TaskError};
+
+use super::load::FORMATS;
+use super::schema::{self, CsvOptions, Field};
+use super::{Common, StringOrList, TableRef, check_uris, format_of};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExternalConfig {
+    /// `gs://` URIs (`*` allowed): one or a list.
+    pub from: StringOrList,
+    pub table: String,
+    /// PARQUET or CSV (or the other formats BigQuery reads); by default
+    /// from the first URI's extension.
+    #[serde(default)]
+    pub source_format: Option<String>,
+    #[serde(default)]
+    pub autodetect: Option<bool>,
+    #[serde(default)]
+    pub schema: Option<Vec<Field>>,
+    #[serde(flatten)]
+    pub csv: CsvOptions,
+    /// Hive-style partition folders (`.../dt=2024-11-01/...`).
+    #[serde(default)]
+    pub hive_partitioning: Option<Hive>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(flatten)]
+    pub common: Common,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Hive {
+    /// AUTO (types inferred), STRINGS or CUSTOM.
+    #[serde(default = "auto")]
+    pub mode: String,
+    /// The URI prefix before the partition folders (`gs://b/table/`).
+    pub source_uri_prefix: String,
+    #[serde(default)]
+    pub require_partition_filter: bool,
+}
+
+fn auto() -> String {
+    "AUTO".into()
+}
+
+impl ExternalConfig {
+    fn format(&self) -> Option<String> {
+        self.source_format
+            .as_ref()
+            .map(|f| f.to_ascii_uppercase())
+            .or_else(|| self.from.items().first().and_then(|u| format_of(u)).map(str::to_string))
+    }
+
+    pub fn definition(&self, table: &TableRef) -> Result<Value, String> {
+        let format = self
+            .format()
+            .ok_or("`source_format` is needed: the file names do not say (PARQUET, CSV, ...)")?;
+        let mut ext = json!({"sourceUris": self.from.items(), "sourceFormat": format});
+        if let Some(s) = &self.schema {
+            ext["schema"] = schema::json(s);
+        }
+        match self.autodetect {
+            Some(a) => ext["autodetect"] = json!(a),
+            None if self.schema.is_none() && format != "PARQUET" && format != "AVRO" && format != "ORC" => {
+                ext["autodetect"] = json!(true)
+            }
+            None => {}
+        }
+        if format == "CSV" && !self.csv.is_empty() {
+            let mut csv = json!({});
+            self.csv.apply(&mut csv);
+            ext["csvOptions"] = csv;
+        }
+        if let Some(h) = &self.hive_partitioning {
+            ext["hivePartitioningOptions"] = json!({
+                "mode": h.mode.to_ascii_uppercase(),
+                "sourceUriPrefix": h.source_uri_prefix,
+                "requirePartitionFilter": h.require_partition_filter,
+            });
+        }
+        let mut t = json!({"tableReference": table.json(), "externalDataConfiguration": ext});
+        if let Some(d) = &self.description {
+            t["description"] = json!(d);
+        }
+        Ok(t)
+    }
+}
+
+pub struct BigQueryExternalTable;
+
+impl Operator for BigQueryExternalTable {
+    const NAME: &'static str = "bigquery_external_table";
+    type Config = ExternalConfig;
+
+    fn validate(c: &ExternalConfig) -> Vec<String> {
+        let mut p = check_uris(c.from.items());
+        if let Some(f) = &c.source_format
+            && !updraft_operator_api::is_template(f)
+            && !FORMATS.contains(&f.to_ascii_uppercase().as_str())
+        {
+            p.push(format!("`source_format` {f:?} is not one of {}", FORMATS.join(", ")));
+        }
+        if let Some(s) = &c.schema {
+            p.extend(schema::check(s));
+        }
+        if let Some(h) = &c.hive_partitioning {
+            if !["AUTO", "STRINGS", "CUSTOM"].contains(&h.mode.to_ascii_uppercase().as_str()) {
+                p.push(format!(
+                    "`hive_partitioning.mode` {:?} is not AUTO, STRINGS or CUSTOM",
+                    h.mode
+                ));
+            }
+            if !h.source_uri_prefix.starts_with("gs://") && !updraft_operator_api::is_template(&h.source_uri_prefix) {
+                p.push("`hive_partitioning.source_uri_prefix` is a gs:// prefix".into());
+            }
+        }
+        if !updraft_operator_api::is_template(&c.table)
+            && let Err(e) = TableRef::parse(&c.table, Some("p"))
+        {
+            p.push(e);
+        }
+        p
+    }
+
+    async fn execute(&self, c: ExternalConfig, ctx: TaskContext) -> Result<Output, TaskError> {
+        let (bq, project) = c.common.client(&ctx)?;
+        let table = TableRef::parse(&c.table, project.as_deref()).map_err(TaskError::Fatal)?;
+        let definition = c.definition(&table).map_err(TaskError::Fatal)?;
+        ctx.log
+            .info(&format!("external table {table} over {}", c.from.items().join(", ")));
+        let made = tokio::select! {
+            r = bq.put_table(&table, &definition) => r?,
+            () = ctx.cancel.cancelled() => return Err(TaskError::Cancelled),
+        };
+        let kind = made
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or("EXTERNAL")
+            .to_string();
+        Ok(json!({"table": table.to_string(), "type": kind}))
+    }
+}

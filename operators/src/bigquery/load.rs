@@ -1,0 +1,214 @@
+//! `operator: bigquery_load`: files on GCS into a native table, one load
+//! job. Output `{job_id, table, rows, bytes, files}`.
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+use updraft_operator_api::{Operator, Output, TaskContext, TaskError};
+
+use super::schema::{self, CsvOptions, Field};
+use super::{Common, StringOrList, TableRef, check_uris, format_of, run_once, stat};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoadConfig {
+    /// `gs://` URIs (BigQuery's `*` wildcard allowed): one or a list.
+    pub from: StringOrList,
+    /// `project.dataset.table` (or `dataset.table` with a project).
+    pub table: String,
+    /// PARQUET, CSV, NEWLINE_DELIMITED_JSON, AVRO, ORC; by default from
+    /// the first URI's extension.
+    #[serde(default)]
+    pub source_format: Option<String>,
+    /// WRITE_EMPTY (the default, as in Airflow), WRITE_TRUNCATE or
+    /// WRITE_APPEND.
+    #[serde(default)]
+    pub write_disposition: Option<String>,
+    /// CREATE_IF_NEEDED (the default) or CREATE_NEVER.
+    #[serde(default)]
+    pub create_disposition: Option<String>,
+    /// Let BigQuery infer the schema (CSV, JSON). Parquet, Avro and ORC
+    /// carry their own.
+    #[serde(default)]
+    pub autodetect: Option<bool>,
+    #[serde(default)]
+    pub schema: Option<Vec<Field>>,
+    #[serde(flatten)]
+    pub csv: CsvOptions,
+    #[serde(default)]
+    pub max_bad_records: Option<u32>,
+    /// `{field, type: DAY|HOUR|MONTH|YEAR, expiration_ms}`; no field:
+    /// ingestion time.
+    #[serde(default)]
+    pub time_partitioning: Option<Partitioning>,
+    #[serde(default)]
+    pub clustering_fields: Option<Vec<String>>,
+    /// Columns the file may add to an existing table, or relax:
+    /// `ALLOW_FIELD_ADDITION`, `ALLOW_FIELD_RELAXATION`.
+    #[serde(default)]
+    pub schema_update_options: Option<Vec<String>>,
+    #[serde(flatten)]
+    pub common: Common,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Partitioning {
+    #[serde(default)]
+    pub field: Option<String>,
+    #[serde(rename = "type", default = "day")]
+    pub type_: String,
+    #[serde(default)]
+    pub expiration_ms: Option<u64>,
+}
+
+fn day() -> String {
+    "DAY".into()
+}
+
+fn one_of(field: &str, v: &Option<String>, allowed: &[&str]) -> Option<String> {
+    let v = v.as_deref()?;
+    if updraft_operator_api::is_template(v) || allowed.contains(&v.to_ascii_uppercase().as_str()) {
+        None
+    } else {
+        Some(format!("`{field}` {v:?} is not one of {}", allowed.join(", ")))
+    }
+}
+
+pub const FORMATS: &[&str] = &["PARQUET", "CSV", "NEWLINE_DELIMITED_JSON", "AVRO", "ORC"];
+
+impl LoadConfig {
+    fn format(&self) -> Option<String> {
+        self.source_format
+            .as_ref()
+            .map(|f| f.to_ascii_uppercase())
+            .or_else(|| self.from.items().first().and_then(|u| format_of(u)).map(str::to_string))
+    }
+
+    pub fn configuration(&self, table: &TableRef) -> Result<Value, String> {
+        let format = self
+            .format()
+            .ok_or("`source_format` is needed: the file names do not say (PARQUET, CSV, ...)")?;
+        let mut load = json!({
+            "sourceUris": self.from.items(),
+            "destinationTable": table.json(),
+            "sourceFormat": format,
+            "writeDisposition": self.write_disposition.as_deref().unwrap_or("WRITE_EMPTY").to_ascii_uppercase(),
+            "createDisposition": self.create_disposition.as_deref().unwrap_or("CREATE_IF_NEEDED").to_ascii_uppercase(),
+        });
+        if let Some(s) = &self.schema {
+            load["schema"] = schema::json(s);
+        }
+        let self_describing = ["PARQUET", "AVRO", "ORC"].contains(&format.as_str());
+        match self.autodetect {
+            Some(a) => load["autodetect"] = json!(a),
+            None if self.schema.is_none() && !self_describing => load["autodetect"] = json!(true),
+            None => {}
+        }
+        if format == "CSV" {
+            self.csv.apply(&mut load);
+        } else if format == "PARQUET" {
+            // pandas' index column is not data; nothing to set: BigQuery
+            // loads the columns the file has (schema updates aside).
+        }
+        if let Some(n) = self.max_bad_records {
+            load["maxBadRecords"] = json!(n);
+        }
+        if let Some(p) = &self.time_partitioning {
+            let mut tp = json!({"type": p.type_.to_ascii_uppercase()});
+            if let Some(f) = &p.field {
+                tp["field"] = json!(f);
+            }
+            if let Some(e) = p.expiration_ms {
+                tp["expirationMs"] = json!(e.to_string());
+            }
+            load["timePartitioning"] = tp;
+        }
+        if let Some(c) = &self.clustering_fields {
+            load["clustering"] = json!({"fields": c});
+        }
+        if let Some(o) = &self.schema_update_options {
+            load["schemaUpdateOptions"] = json!(o);
+        }
+        Ok(json!({"load": load}))
+    }
+}
+
+pub struct BigQueryLoad;
+
+impl Operator for BigQueryLoad {
+    const NAME: &'static str = "bigquery_load";
+    type Config = LoadConfig;
+
+    fn validate(c: &LoadConfig) -> Vec<String> {
+        let mut p = check_uris(c.from.items());
+        p.extend(one_of("source_format", &c.source_format, FORMATS));
+        p.extend(one_of(
+            "write_disposition",
+            &c.write_disposition,
+            &["WRITE_EMPTY", "WRITE_TRUNCATE", "WRITE_APPEND"],
+        ));
+        p.extend(one_of(
+            "create_disposition",
+            &c.create_disposition,
+            &["CREATE_IF_NEEDED", "CREATE_NEVER"],
+        ));
+        if let Some(s) = &c.schema {
+            p.extend(schema::check(s));
+        }
+        if c.source_format.is_none()
+            && c.from
+                .items()
+                .first()
+                .is_some_and(|u| !updraft_operator_api::is_template(u) && format_of(u).is_none())
+        {
+            p.push("`source_format` is needed: the file names do not say (PARQUET, CSV, ...)".into());
+        }
+        if !c.csv.is_empty() && c.format().is_some_and(|f| f != "CSV") {
+            p.push("CSV options (`skip_leading_rows`, `delimiter`, ...) are for CSV files".into());
+        }
+        if c.autodetect == Some(true) && c.schema.is_some() {
+            p.push("give `schema` or `autodetect: true`, not both".into());
+        }
+        if !updraft_operator_api::is_template(&c.table)
+            && let Err(e) = TableRef::parse(&c.table, Some("p"))
+        {
+            p.push(e);
+        }
+        p
+    }
+
+    async fn execute(&self, c: LoadConfig, ctx: TaskContext) -> Result<Output, TaskError> {
+        let (bq, project) = c.common.client(&ctx)?;
+        let table = TableRef::parse(&c.table, project.as_deref()).map_err(TaskError::Fatal)?;
+        let project = project.unwrap_or_else(|| table.project.clone());
+        let configuration = c.configuration(&table).map_err(TaskError::Fatal)?;
+        ctx.log.info(&format!(
+            "loading {} into {table} ({})",
+            c.from.items().join(", "),
+            configuration["load"]["writeDisposition"].as_str().unwrap_or("")
+        ));
+        let done = run_once(
+            &bq,
+            &ctx,
+            &project,
+            c.common.location.as_deref(),
+            "load",
+            configuration,
+            c.common.timeout(),
+        )
+        .await?;
+        let rows = stat(&done.job, "/statistics/load/outputRows");
+        let bytes = stat(&done.job, "/statistics/load/outputBytes");
+        let files = stat(&done.job, "/statistics/load/inputFiles");
+        ctx.log.info(&format!(
+            "loaded {rows} rows ({bytes} bytes) from {files} file(s) into {table}"
+        ));
+        Ok(json!({
+            "job_id": done.job_id,
+            "table": table.to_string(),
+            "rows": rows,
+            "bytes": bytes,
+            "files": files,
+        }))
+    }
+}
