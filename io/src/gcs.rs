@@ -293,18 +293,9 @@ async fn check(bucket: &str, key: &str, resp: Response) -> Result<Response, IoEr
     })
 }
 
-/// Percent-encodes all but RFC 3986's unreserved characters (object names
-/// go in one path segment: `/` too).
+/// One path segment or query value (object names: `/` encoded too).
 fn enc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    http::encode_component(s)
 }
 
 #[cfg(test)]

@@ -3,29 +3,39 @@
 //! errors are tried again with exponential backoff and jitter, waiting at
 //! least what `Retry-After` asks; any other 4xx fails at once.
 
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use reqwest::{RequestBuilder, Response, StatusCode};
 use tokio_util::sync::CancellationToken;
 use updraft_operator_api::TaskError;
 
-/// The shared client. Connect timeout 10 s; no overall timeout (downloads
-/// may be long): a read that stalls for 60 s fails.
-pub fn client() -> &'static reqwest::Client {
-    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
-    CLIENT.get_or_init(|| {
-        // reqwest is built without a default TLS provider: ring, as the
-        // S3 client uses. Installing twice is harmless.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .read_timeout(Duration::from_secs(60))
-            .pool_idle_timeout(Duration::from_secs(60))
-            .user_agent(concat!("updraft/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .expect("an HTTP client with rustls on ring")
-    })
+/// The client for this thread: connect timeout 10 s; no overall timeout
+/// (downloads may be long): a read that stalls for 60 s fails.
+///
+/// One per thread rather than one per process: a pooled connection is
+/// driven by a task on the runtime that opened it, and a process may run
+/// several runtimes one after another (tests do); a connection whose
+/// runtime is gone fails every request sent on it ("dispatch task is
+/// gone"). A runtime's worker threads live and die with it, so their
+/// pools do too. Clones are cheap (an `Arc`).
+pub fn client() -> reqwest::Client {
+    thread_local! {
+        static CLIENT: reqwest::Client = build();
+    }
+    CLIENT.with(Clone::clone)
+}
+
+fn build() -> reqwest::Client {
+    // reqwest is built without a default TLS provider: ring, as the S3
+    // client uses. Installing twice is harmless.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .read_timeout(Duration::from_secs(60))
+        .pool_idle_timeout(Duration::from_secs(60))
+        .user_agent(concat!("updraft/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .expect("an HTTP client with rustls on ring")
 }
 
 /// How often and how long to try again.
@@ -204,6 +214,20 @@ async fn snippet(resp: Response) -> String {
 
 /// A URL without credentials or query (which may carry a signature or a
 /// token), for messages.
+/// Percent-encodes all but RFC 3986's unreserved characters: a value that
+/// goes in one path segment or one query parameter (`/` too).
+pub fn encode_component(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 pub fn redact_url(u: &reqwest::Url) -> String {
     let mut u = u.clone();
     let _ = u.set_password(None);

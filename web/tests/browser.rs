@@ -216,13 +216,24 @@ async fn trigger_watch_the_grid_and_follow_a_log() {
         .await
         .unwrap();
     c.wait().for_element(Locator::Css("#grid-box")).await.unwrap();
-    let run = store
-        .list_runs("etl", 5)
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|r| r.run_id.contains("2024-11-02"))
-        .unwrap();
+    // The page answers the POST with a redirect once the run is stored;
+    // the DAG page was there before the click, so wait for the run itself.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let run = loop {
+        let found = store
+            .list_runs("etl", 5)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|r| r.run_id.contains("2024-11-02"));
+        match found {
+            Some(r) => break r,
+            None if std::time::Instant::now() < deadline => {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await
+            }
+            None => panic!("the triggered run was not stored within 10 s"),
+        }
+    };
     let seg = common::enc(&run.run_id);
     c.goto(&format!("{base}/dags/etl/runs/{seg}/tasks/extract"))
         .await

@@ -374,18 +374,7 @@ fn job_error(job_id: &str, result: &Value, errors: Option<&Value>) -> TaskError 
     }
 }
 
-/// Percent-encodes a path segment or query value.
-fn enc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
+use updraft_io::http::encode_component as enc;
 
 /// A job id for this task instance and configuration that is the same
 /// on every run of the same try: letters, digits, `-` and `_` (BigQuery's

@@ -8,7 +8,7 @@ use updraft_operator_api::{Operator, Output, TaskContext, TaskError};
 
 use super::load::FORMATS;
 use super::schema::{self, CsvOptions, Field};
-use super::{Common, StringOrList, TableRef, check_uris, format_of};
+use super::{Common, StringOrList, TableRef, check_uris};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -53,10 +53,7 @@ fn auto() -> String {
 
 impl ExternalConfig {
     fn format(&self) -> Option<String> {
-        self.source_format
-            .as_ref()
-            .map(|f| f.to_ascii_uppercase())
-            .or_else(|| self.from.items().first().and_then(|u| format_of(u)).map(str::to_string))
+        super::source_format(&self.source_format, &self.from)
     }
 
     pub fn definition(&self, table: &TableRef) -> Result<Value, String> {
@@ -122,17 +119,12 @@ impl Operator for BigQueryExternalTable {
                 p.push("`hive_partitioning.source_uri_prefix` is a gs:// prefix".into());
             }
         }
-        if !updraft_operator_api::is_template(&c.table)
-            && let Err(e) = TableRef::parse(&c.table, Some("p"))
-        {
-            p.push(e);
-        }
+        p.extend(super::check_table(&c.table));
         p
     }
 
     async fn execute(&self, c: ExternalConfig, ctx: TaskContext) -> Result<Output, TaskError> {
-        let (bq, project) = c.common.client(&ctx)?;
-        let table = TableRef::parse(&c.table, project.as_deref()).map_err(TaskError::Fatal)?;
+        let (bq, table, _) = super::target(&c.common, &c.table, &ctx)?;
         let definition = c.definition(&table).map_err(TaskError::Fatal)?;
         ctx.log
             .info(&format!("external table {table} over {}", c.from.items().join(", ")));

@@ -78,10 +78,7 @@ pub const FORMATS: &[&str] = &["PARQUET", "CSV", "NEWLINE_DELIMITED_JSON", "AVRO
 
 impl LoadConfig {
     fn format(&self) -> Option<String> {
-        self.source_format
-            .as_ref()
-            .map(|f| f.to_ascii_uppercase())
-            .or_else(|| self.from.items().first().and_then(|u| format_of(u)).map(str::to_string))
+        super::source_format(&self.source_format, &self.from)
     }
 
     pub fn configuration(&self, table: &TableRef) -> Result<Value, String> {
@@ -169,18 +166,12 @@ impl Operator for BigQueryLoad {
         if c.autodetect == Some(true) && c.schema.is_some() {
             p.push("give `schema` or `autodetect: true`, not both".into());
         }
-        if !updraft_operator_api::is_template(&c.table)
-            && let Err(e) = TableRef::parse(&c.table, Some("p"))
-        {
-            p.push(e);
-        }
+        p.extend(super::check_table(&c.table));
         p
     }
 
     async fn execute(&self, c: LoadConfig, ctx: TaskContext) -> Result<Output, TaskError> {
-        let (bq, project) = c.common.client(&ctx)?;
-        let table = TableRef::parse(&c.table, project.as_deref()).map_err(TaskError::Fatal)?;
-        let project = project.unwrap_or_else(|| table.project.clone());
+        let (bq, table, project) = super::target(&c.common, &c.table, &ctx)?;
         let configuration = c.configuration(&table).map_err(TaskError::Fatal)?;
         ctx.log.info(&format!(
             "loading {} into {table} ({})",

@@ -124,6 +124,30 @@ fn check_uris(uris: &[String]) -> Vec<String> {
     problems
 }
 
+/// The `source_format` given, else the first URI's extension's.
+fn source_format(given: &Option<String>, from: &StringOrList) -> Option<String> {
+    given
+        .as_ref()
+        .map(|f| f.to_ascii_uppercase())
+        .or_else(|| from.items().first().and_then(|u| format_of(u)).map(str::to_string))
+}
+
+/// A table name's problem, unless it is a template (checked once rendered).
+fn check_table(t: &str) -> Option<String> {
+    if updraft_operator_api::is_template(t) {
+        return None;
+    }
+    TableRef::parse(t, Some("p")).err()
+}
+
+/// The client, the table and the project the job runs in.
+fn target(common: &Common, table: &str, ctx: &TaskContext) -> Result<(BigQuery, TableRef, String), TaskError> {
+    let (bq, project) = common.client(ctx)?;
+    let table = TableRef::parse(table, project.as_deref()).map_err(TaskError::Fatal)?;
+    let project = project.unwrap_or_else(|| table.project.clone());
+    Ok((bq, table, project))
+}
+
 /// A source format from a URI's extension.
 fn format_of(uri: &str) -> Option<&'static str> {
     let u = uri.to_ascii_lowercase();

@@ -119,11 +119,8 @@ impl Operator for BigQueryQuery {
         if c.destination_table.is_none() && (c.write_disposition.is_some() || c.create_disposition.is_some()) {
             p.push("`write_disposition` and `create_disposition` go with `destination_table`".into());
         }
-        if let Some(t) = &c.destination_table
-            && !updraft_operator_api::is_template(t)
-            && let Err(e) = TableRef::parse(t, Some("p"))
-        {
-            p.push(e);
+        if let Some(t) = &c.destination_table {
+            p.extend(super::check_table(t));
         }
         for (k, v) in &c.parameters {
             if let Err(e) = parameter(k, v) {
