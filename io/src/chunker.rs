@@ -4,6 +4,9 @@
 
 use bytes::{Bytes, BytesMut};
 
+/// The smallest buffer a chunk starts in.
+const MIN_BUFFER: usize = 64 << 10;
+
 pub struct Chunker {
     size: usize,
     current: BytesMut,
@@ -31,7 +34,13 @@ impl Chunker {
                 ready.push(full);
             }
             if self.current.capacity() == 0 {
-                self.current = self.spare.pop().unwrap_or_else(|| BytesMut::with_capacity(self.size));
+                // A new buffer starts at what this write needs (a small
+                // object never holds a whole chunk's memory) and grows up
+                // to a chunk; recycled ones are whole already.
+                self.current = self
+                    .spare
+                    .pop()
+                    .unwrap_or_else(|| BytesMut::with_capacity(data.len().clamp(MIN_BUFFER, self.size)));
             }
             let n = (self.size - self.current.len()).min(data.len());
             self.current.extend_from_slice(&data[..n]);
@@ -84,6 +93,26 @@ mod tests {
         assert!(exact.push(&vec![0u8; 2 * CHUNK]).len() == 1);
         assert_eq!(exact.last().len(), CHUNK, "the second full chunk is the last");
         assert_eq!(Chunker::new(CHUNK).last().len(), 0);
+    }
+
+    #[test]
+    fn a_small_object_does_not_hold_a_whole_chunk() {
+        let mut c = Chunker::new(8 << 20);
+        assert!(c.push(&[7; 4096]).is_empty());
+        assert!(c.current.capacity() <= 64 << 10, "{}", c.current.capacity());
+        assert_eq!(&c.last()[..], &[7; 4096][..]);
+        // A big one grows its buffer to a whole chunk, which is kept.
+        let mut c = Chunker::new(1 << 20);
+        let data = vec![1u8; (1 << 20) + 10];
+        let ready: Vec<Bytes> = c
+            .push(&data[..300_000])
+            .into_iter()
+            .chain(c.push(&data[300_000..]))
+            .collect();
+        assert_eq!(ready.len(), 1);
+        assert_eq!(ready[0].len(), 1 << 20);
+        c.recycle(ready.into_iter().next().unwrap());
+        assert_eq!(c.spare.len(), 1);
     }
 
     #[test]
