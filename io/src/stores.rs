@@ -97,19 +97,22 @@ impl Stores {
 
     /// A local file holding `from`'s bytes, for formats that need random
     /// access (Parquet, zip): the path itself when `from` is local, else a
-    /// copy downloaded into `dir` (a scratch folder) named `name`.
+    /// copy downloaded into the try's scratch folder, named `name`.
     pub async fn local_file(
         &self,
         from: &Location,
-        dir: &std::path::Path,
+        ctx: &TaskContext,
         name: &str,
-        cancel: &CancellationToken,
-    ) -> Result<std::path::PathBuf, IoError> {
+    ) -> Result<std::path::PathBuf, TaskError> {
         if let Location::Local(p) = from {
             return Ok(p.clone());
         }
+        let dir = ctx
+            .scratch
+            .dir()
+            .map_err(|e| TaskError::failed("making the scratch folder", &e))?;
         let dest = dir.join(name);
-        self.copy(from, &Location::Local(dest.clone()), cancel).await?;
+        self.copy(from, &Location::Local(dest.clone()), &ctx.cancel).await?;
         Ok(dest)
     }
 

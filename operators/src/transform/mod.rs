@@ -108,13 +108,7 @@ async fn run(cfg: TransformConfig, ctx: TaskContext) -> Result<Output, TaskError
         }
         Format::Parquet => {
             ctx.log.info(&format!("reading {from} as Parquet"));
-            let scratch = ctx
-                .scratch
-                .dir()
-                .map_err(|e| TaskError::failed("making the scratch folder", &e))?;
-            let path = stores
-                .local_file(&cfg.from, scratch, "input.parquet", &ctx.cancel)
-                .await?;
+            let path = stores.local_file(&cfg.from, &ctx, "input.parquet").await?;
             Source::parquet(path, ctx.cancel.clone())
         }
     }

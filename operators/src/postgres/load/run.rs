@@ -94,13 +94,7 @@ pub async fn run(cfg: LoadConfig, ctx: TaskContext) -> Result<Output, TaskError>
 async fn open(cfg: &LoadConfig, stores: &Stores, ctx: &TaskContext) -> Result<Source, TaskError> {
     match cfg.format() {
         FileFormat::Parquet => {
-            let scratch = ctx
-                .scratch
-                .dir()
-                .map_err(|e| TaskError::failed("making the scratch folder", &e))?;
-            let path = stores
-                .local_file(&cfg.from, scratch, "input.parquet", &ctx.cancel)
-                .await?;
+            let path = stores.local_file(&cfg.from, ctx, "input.parquet").await?;
             let p = path.clone();
             let schema = tokio::task::spawn_blocking(move || open_parquet(&p, 1).map(|(s, _)| s))
                 .await
