@@ -6,26 +6,18 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use updraft_operator_api::{Operator, Output, TaskContext, TaskError};
 
-use super::load::FORMATS;
-use super::schema::{self, CsvOptions, Field};
-use super::{Common, StringOrList, TableRef, check_uris};
+use super::files::Files;
+use super::schema::CsvOptions;
+use super::{Common, TableRef};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExternalConfig {
-    /// `gs://` URIs (`*` allowed): one or a list.
-    pub from: StringOrList,
-    pub table: String,
-    /// PARQUET or CSV (or the other formats BigQuery reads); by default
-    /// from the first URI's extension.
-    #[serde(default)]
-    pub source_format: Option<String>,
-    #[serde(default)]
-    pub autodetect: Option<bool>,
-    #[serde(default)]
-    pub schema: Option<Vec<Field>>,
+    #[serde(flatten)]
+    pub files: Files,
     #[serde(flatten)]
     pub csv: CsvOptions,
+    pub table: String,
     /// Hive-style partition folders (`.../dt=2024-11-01/...`).
     #[serde(default)]
     pub hive_partitioning: Option<Hive>,
@@ -52,25 +44,9 @@ fn auto() -> String {
 }
 
 impl ExternalConfig {
-    fn format(&self) -> Option<String> {
-        super::source_format(&self.source_format, &self.from)
-    }
-
     pub fn definition(&self, table: &TableRef) -> Result<Value, String> {
-        let format = self
-            .format()
-            .ok_or("`source_format` is needed: the file names do not say (PARQUET, CSV, ...)")?;
-        let mut ext = json!({"sourceUris": self.from.items(), "sourceFormat": format});
-        if let Some(s) = &self.schema {
-            ext["schema"] = schema::json(s);
-        }
-        match self.autodetect {
-            Some(a) => ext["autodetect"] = json!(a),
-            None if self.schema.is_none() && format != "PARQUET" && format != "AVRO" && format != "ORC" => {
-                ext["autodetect"] = json!(true)
-            }
-            None => {}
-        }
+        let mut ext = json!({});
+        let format = self.files.describe(&mut ext)?;
         if format == "CSV" && !self.csv.is_empty() {
             let mut csv = json!({});
             self.csv.apply(&mut csv);
@@ -98,16 +74,7 @@ impl Operator for BigQueryExternalTable {
     type Config = ExternalConfig;
 
     fn validate(c: &ExternalConfig) -> Vec<String> {
-        let mut p = check_uris(c.from.items());
-        if let Some(f) = &c.source_format
-            && !updraft_operator_api::is_template(f)
-            && !FORMATS.contains(&f.to_ascii_uppercase().as_str())
-        {
-            p.push(format!("`source_format` {f:?} is not one of {}", FORMATS.join(", ")));
-        }
-        if let Some(s) = &c.schema {
-            p.extend(schema::check(s));
-        }
+        let mut p = c.files.validate();
         if let Some(h) = &c.hive_partitioning {
             if !["AUTO", "STRINGS", "CUSTOM"].contains(&h.mode.to_ascii_uppercase().as_str()) {
                 p.push(format!(
@@ -126,8 +93,10 @@ impl Operator for BigQueryExternalTable {
     async fn execute(&self, c: ExternalConfig, ctx: TaskContext) -> Result<Output, TaskError> {
         let (bq, table, _) = super::target(&c.common, &c.table, &ctx)?;
         let definition = c.definition(&table).map_err(TaskError::Fatal)?;
-        ctx.log
-            .info(&format!("external table {table} over {}", c.from.items().join(", ")));
+        ctx.log.info(&format!(
+            "external table {table} over {}",
+            c.files.from.items().join(", ")
+        ));
         let made = tokio::select! {
             r = bq.put_table(&table, &definition) => r?,
             () = ctx.cancel.cancelled() => return Err(TaskError::Cancelled),

@@ -5,20 +5,19 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use updraft_operator_api::{Operator, Output, TaskContext, TaskError};
 
-use super::schema::{self, CsvOptions, Field};
-use super::{Common, StringOrList, TableRef, check_uris, format_of, run_once, stat};
+use super::files::{Files, format_of};
+use super::schema::CsvOptions;
+use super::{Common, TableRef, run_once, stat};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LoadConfig {
-    /// `gs://` URIs (BigQuery's `*` wildcard allowed): one or a list.
-    pub from: StringOrList,
+    #[serde(flatten)]
+    pub files: Files,
+    #[serde(flatten)]
+    pub csv: CsvOptions,
     /// `project.dataset.table` (or `dataset.table` with a project).
     pub table: String,
-    /// PARQUET, CSV, NEWLINE_DELIMITED_JSON, AVRO, ORC; by default from
-    /// the first URI's extension.
-    #[serde(default)]
-    pub source_format: Option<String>,
     /// WRITE_EMPTY (the default, as in Airflow), WRITE_TRUNCATE or
     /// WRITE_APPEND.
     #[serde(default)]
@@ -26,14 +25,6 @@ pub struct LoadConfig {
     /// CREATE_IF_NEEDED (the default) or CREATE_NEVER.
     #[serde(default)]
     pub create_disposition: Option<String>,
-    /// Let BigQuery infer the schema (CSV, JSON). Parquet, Avro and ORC
-    /// carry their own.
-    #[serde(default)]
-    pub autodetect: Option<bool>,
-    #[serde(default)]
-    pub schema: Option<Vec<Field>>,
-    #[serde(flatten)]
-    pub csv: CsvOptions,
     #[serde(default)]
     pub max_bad_records: Option<u32>,
     /// `{field, type: DAY|HOUR|MONTH|YEAR, expiration_ms}`; no field:
@@ -74,38 +65,16 @@ fn one_of(field: &str, v: &Option<String>, allowed: &[&str]) -> Option<String> {
     }
 }
 
-pub const FORMATS: &[&str] = &["PARQUET", "CSV", "NEWLINE_DELIMITED_JSON", "AVRO", "ORC"];
-
 impl LoadConfig {
-    fn format(&self) -> Option<String> {
-        super::source_format(&self.source_format, &self.from)
-    }
-
     pub fn configuration(&self, table: &TableRef) -> Result<Value, String> {
-        let format = self
-            .format()
-            .ok_or("`source_format` is needed: the file names do not say (PARQUET, CSV, ...)")?;
         let mut load = json!({
-            "sourceUris": self.from.items(),
             "destinationTable": table.json(),
-            "sourceFormat": format,
             "writeDisposition": self.write_disposition.as_deref().unwrap_or("WRITE_EMPTY").to_ascii_uppercase(),
             "createDisposition": self.create_disposition.as_deref().unwrap_or("CREATE_IF_NEEDED").to_ascii_uppercase(),
         });
-        if let Some(s) = &self.schema {
-            load["schema"] = schema::json(s);
-        }
-        let self_describing = ["PARQUET", "AVRO", "ORC"].contains(&format.as_str());
-        match self.autodetect {
-            Some(a) => load["autodetect"] = json!(a),
-            None if self.schema.is_none() && !self_describing => load["autodetect"] = json!(true),
-            None => {}
-        }
+        let format = self.files.describe(&mut load)?;
         if format == "CSV" {
             self.csv.apply(&mut load);
-        } else if format == "PARQUET" {
-            // pandas' index column is not data; nothing to set: BigQuery
-            // loads the columns the file has (schema updates aside).
         }
         if let Some(n) = self.max_bad_records {
             load["maxBadRecords"] = json!(n);
@@ -137,8 +106,8 @@ impl Operator for BigQueryLoad {
     type Config = LoadConfig;
 
     fn validate(c: &LoadConfig) -> Vec<String> {
-        let mut p = check_uris(c.from.items());
-        p.extend(one_of("source_format", &c.source_format, FORMATS));
+        let f = &c.files;
+        let mut p = f.validate();
         p.extend(one_of(
             "write_disposition",
             &c.write_disposition,
@@ -149,21 +118,18 @@ impl Operator for BigQueryLoad {
             &c.create_disposition,
             &["CREATE_IF_NEEDED", "CREATE_NEVER"],
         ));
-        if let Some(s) = &c.schema {
-            p.extend(schema::check(s));
-        }
-        if c.source_format.is_none()
-            && c.from
+        if f.source_format.is_none()
+            && f.from
                 .items()
                 .first()
                 .is_some_and(|u| !updraft_operator_api::is_template(u) && format_of(u).is_none())
         {
             p.push("`source_format` is needed: the file names do not say (PARQUET, CSV, ...)".into());
         }
-        if !c.csv.is_empty() && c.format().is_some_and(|f| f != "CSV") {
+        if !c.csv.is_empty() && f.format().is_some_and(|f| f != "CSV") {
             p.push("CSV options (`skip_leading_rows`, `delimiter`, ...) are for CSV files".into());
         }
-        if c.autodetect == Some(true) && c.schema.is_some() {
+        if f.autodetect == Some(true) && f.schema.is_some() {
             p.push("give `schema` or `autodetect: true`, not both".into());
         }
         p.extend(super::check_table(&c.table));
@@ -175,7 +141,7 @@ impl Operator for BigQueryLoad {
         let configuration = c.configuration(&table).map_err(TaskError::Fatal)?;
         ctx.log.info(&format!(
             "loading {} into {table} ({})",
-            c.from.items().join(", "),
+            c.files.from.items().join(", "),
             configuration["load"]["writeDisposition"].as_str().unwrap_or("")
         ));
         let done = run_once(

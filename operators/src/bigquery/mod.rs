@@ -8,6 +8,7 @@
 
 mod client;
 mod external;
+mod files;
 mod load;
 mod query;
 mod schema;
@@ -17,7 +18,6 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::objects::StringOrList;
 use updraft_operator_api::{ConfigDuration, TaskContext, TaskError};
 
 pub use client::TableRef;
@@ -110,28 +110,6 @@ fn stat(job: &Value, pointer: &str) -> u64 {
     }
 }
 
-/// `gs://` URIs only (BigQuery reads GCS; `*` is its wildcard).
-fn check_uris(uris: &[String]) -> Vec<String> {
-    let mut problems = Vec::new();
-    if uris.is_empty() {
-        problems.push("`from` names no file".to_string());
-    }
-    for u in uris {
-        if !updraft_operator_api::is_template(u) && !u.starts_with("gs://") {
-            problems.push(format!("{u:?}: BigQuery reads gs:// URIs"));
-        }
-    }
-    problems
-}
-
-/// The `source_format` given, else the first URI's extension's.
-fn source_format(given: &Option<String>, from: &StringOrList) -> Option<String> {
-    given
-        .as_ref()
-        .map(|f| f.to_ascii_uppercase())
-        .or_else(|| from.items().first().and_then(|u| format_of(u)).map(str::to_string))
-}
-
 /// A table name's problem, unless it is a template (checked once rendered).
 fn check_table(t: &str) -> Option<String> {
     if updraft_operator_api::is_template(t) {
@@ -146,25 +124,6 @@ fn target(common: &Common, table: &str, ctx: &TaskContext) -> Result<(BigQuery, 
     let table = TableRef::parse(table, project.as_deref()).map_err(TaskError::Fatal)?;
     let project = project.unwrap_or_else(|| table.project.clone());
     Ok((bq, table, project))
-}
-
-/// A source format from a URI's extension.
-fn format_of(uri: &str) -> Option<&'static str> {
-    let u = uri.to_ascii_lowercase();
-    let u = u.trim_end_matches('*');
-    if u.ends_with(".parquet") || u.ends_with(".pq") {
-        Some("PARQUET")
-    } else if u.ends_with(".csv") || u.ends_with(".csv.gz") {
-        Some("CSV")
-    } else if u.ends_with(".json") || u.ends_with(".jsonl") || u.ends_with(".ndjson") {
-        Some("NEWLINE_DELIMITED_JSON")
-    } else if u.ends_with(".avro") {
-        Some("AVRO")
-    } else if u.ends_with(".orc") {
-        Some("ORC")
-    } else {
-        None
-    }
 }
 
 #[cfg(test)]

@@ -473,6 +473,13 @@ async fn an_external_table_is_created_then_replaced() {
 
 #[test]
 fn configs_are_checked_when_the_dag_loads() {
+    // A misspelt field is refused, whichever part of the config it belongs to.
+    for typo in ["wirte_disposition", "skip_leading_row", "projet_id", "sourceformat"] {
+        let mut v = json!({"from": "gs://b/x.csv", "table": "p.d.t"});
+        v[typo] = json!(1);
+        assert!(serde_json::from_value::<LoadConfig>(v.clone()).is_err(), "{typo}");
+        assert!(serde_json::from_value::<ExternalConfig>(v).is_err(), "{typo}");
+    }
     let load = |v: Value| BigQueryLoad::validate(&serde_json::from_value(v).unwrap());
     assert!(load(json!({"from": "gs://b/x.parquet", "table": "p.d.t"})).is_empty());
     assert_eq!(
