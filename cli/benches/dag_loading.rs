@@ -10,9 +10,6 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 const FILES: usize = 1000;
 const TASKS: usize = 20;
 const RUNS: usize = 15;

@@ -15,9 +15,6 @@ use std::time::{Duration, Instant};
 use updraft_engine::runtime::{Local, LocalOptions, Timing, Worker, WorkerConfig, create_run};
 use updraft_engine::store::{RunState, RunType, Store};
 
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 const RUNS: usize = 7;
 
 fn median(mut v: Vec<f64>) -> f64 {

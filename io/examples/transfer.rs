@@ -8,9 +8,6 @@
 
 use updraft_io::{Location, Stores};
 
-// As the `updraft` binary: the same allocator, so the same memory.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use updraft_operator_api::connection::{AwsAuth, AwsConnection, GcpConnection};
 
 #[tokio::main]
