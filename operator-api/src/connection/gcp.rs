@@ -150,4 +150,28 @@ mod tests {
         let e = GcpConnection::from_connection("g", &broken).unwrap_err().to_string();
         assert_eq!(e, "connection `g`: keyfile_dict is not a JSON object");
     }
+
+    #[test]
+    fn the_seeds_connections_file_spells_the_type_with_dashes() {
+        // `google-cloud-default` exactly as the first user's Airflow
+        // connections.json has it.
+        let seed: Connection = serde_json::from_value(json!({
+            "conn_type": "google-cloud-platform", "description": null, "login": null,
+            "password": null, "host": null, "port": null, "schema": null, "extra": null
+        }))
+        .unwrap();
+        assert_eq!(
+            GcpConnection::from_connection("google-cloud-default", &seed).unwrap(),
+            GcpConnection::application_default()
+        );
+        let http = Connection {
+            conn_type: Some("http".into()),
+            ..Default::default()
+        };
+        let e = GcpConnection::from_connection("web", &http).unwrap_err().to_string();
+        assert!(
+            e.starts_with("connection `web` is of type `http`, not `google_cloud_platform`"),
+            "{e}"
+        );
+    }
 }

@@ -81,9 +81,13 @@ pub enum ConnectionError {
 
 impl Connection {
     /// Checks `conn_type` against the accepted names (a connection without
-    /// a type is accepted by every view).
+    /// a type is accepted by every view). Case and `-` for `_` do not
+    /// matter: Airflow's connections files write `google-cloud-platform` as
+    /// often as `google_cloud_platform` (its URI parser turns one into the
+    /// other, and its hooks never look).
     pub(crate) fn expect_type(&self, id: &str, accepted: &[&str]) -> Result<(), ConnectionError> {
-        match self.conn_type.as_deref().map(str::to_ascii_lowercase) {
+        let normal = |t: &str| t.to_ascii_lowercase().replace('-', "_");
+        match self.conn_type.as_deref().map(normal) {
             Some(t) if !t.is_empty() && !accepted.contains(&t.as_str()) => Err(ConnectionError::WrongType {
                 id: id.into(),
                 found: t,
