@@ -467,3 +467,53 @@ fn users_and_tokens_and_the_web_ui_refuses_an_open_public_bind() {
     assert!(e.run(&["users", "delete", "ada"]).status.success());
     assert_eq!(e.run(&["users", "delete", "ada"]).status.code(), Some(1));
 }
+
+#[test]
+fn db_check_answers_for_the_store_the_processes_and_the_web_ui() {
+    let e = Env::new();
+    // Never migrated: not healthy, and it says what to do.
+    let out = e.run(&["db", "check"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("run `updraft db migrate`"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(e.run(&["db", "migrate"]).status.success());
+    let out = e.run(&["db", "check"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("reachable, schema current"));
+    // No worker yet on this machine.
+    let out = e.run(&["db", "check", "--process", "worker"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("no worker is registered on"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let sa = e.standalone();
+    let addr = common::wait_until("the web UI's address", Duration::from_secs(30), || {
+        let log = std::fs::read_to_string(&sa.1).ok()?;
+        let at = log.find("updraft web UI: http://")?;
+        Some(log[at + 23..].lines().next()?.trim().to_string())
+    });
+    for kind in ["scheduler", "worker"] {
+        let out = common::wait_until(&format!("a live {kind}"), Duration::from_secs(30), || {
+            let out = e.run(&["db", "check", "--process", kind]);
+            out.status.success().then_some(out)
+        });
+        assert!(text(&out.stdout).contains(&format!("{kind} ")), "{}", text(&out.stdout));
+    }
+    let out = e.run(&["db", "check", "--web", &addr]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains(&format!("web UI at {addr} answered")));
+    // Nothing listens on port 1.
+    let out = e.run(&["db", "check", "--web", "127.0.0.1:1"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("web UI at 127.0.0.1:1"),
+        "{}",
+        text(&out.stderr)
+    );
+}

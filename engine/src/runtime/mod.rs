@@ -180,7 +180,7 @@ pub enum RuntimeError {
 }
 
 /// This machine's name, as workers register it.
-pub(crate) fn hostname() -> String {
+pub fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_string())
         .unwrap_or_else(|_| "localhost".into())

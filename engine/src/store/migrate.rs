@@ -118,3 +118,18 @@ async fn apply(store: &Store, conn: &mut sqlx::AnyConnection) -> Result<usize> {
     }
     Ok(count)
 }
+
+/// How many embedded migrations the database has not applied (all of them
+/// when it was never migrated); reads only.
+pub async fn pending(store: &Store) -> Result<usize> {
+    let applied: Vec<i64> = match sqlx::query("SELECT version FROM _updraft_migrations")
+        .fetch_all(store.pool())
+        .await
+    {
+        Ok(rows) => rows.iter().map(|r| r.try_get::<i64, _>(0)).collect::<Result<_, _>>()?,
+        // No table: never migrated. Any other error is the store's.
+        Err(sqlx::Error::Database(e)) if e.message().contains("_updraft_migrations") => Vec::new(),
+        Err(e) => return Err(e.into()),
+    };
+    Ok(MIGRATIONS.iter().filter(|m| !applied.contains(&m.version)).count())
+}

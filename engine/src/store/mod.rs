@@ -194,6 +194,11 @@ impl Store {
         migrate::run(self).await
     }
 
+    /// How many migrations [`Store::migrate`] would apply.
+    pub async fn pending_migrations(&self) -> Result<usize> {
+        migrate::pending(self).await
+    }
+
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
     }
