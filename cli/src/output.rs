@@ -66,6 +66,12 @@ pub fn utc(ts: Timestamp) -> String {
     ts.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
+/// The same with milliseconds, for machine-read output (durations of
+/// short tasks).
+pub fn utc_ms(ts: Timestamp) -> String {
+    ts.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
 /// RFC 3339 with the offset of `tz`: `2024-11-01T09:00:00+07:00`.
 pub fn local(ts: Timestamp, tz: &TimeZone) -> String {
     ts.to_zoned_datetime(tz.clone())

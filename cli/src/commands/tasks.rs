@@ -76,6 +76,7 @@ async fn list(settings: &Settings, dag_id: &str, run_id: &str, output: Format) -
     let opt = |t: Option<jiff::Timestamp>| t.map(utc);
     match output {
         Format::Json => {
+            let opt = |t: Option<jiff::Timestamp>| t.map(crate::output::utc_ms);
             let items: Vec<_> = tis
                 .iter()
                 .map(|t| {
