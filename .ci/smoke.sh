@@ -17,8 +17,12 @@ grep "updraft standalone:" "$work/standalone.log"
 timeout 60 "$bin" dags trigger hello_shell --logical-date 2024-11-05 --wait
 # The UI it serves on README's address shows the run (open on loopback
 # while no user exists).
-curl -fsS --max-time 10 "http://127.0.0.1:8080/dags/hello_shell" | grep -q "manual__2024-11-05"
-"$bin" tasks logs hello_shell "manual__2024-11-05T00:00:00+00:00" report | grep -q "processing data for 2024-11-05"
+# (Read whole first: `grep -q` stops at the first match, and curl, cut off
+# mid-page, would fail the pipeline.)
+page=$(curl -fsS --max-time 10 "http://127.0.0.1:8080/dags/hello_shell")
+grep -q "manual__2024-11-05" <<<"$page"
+logs=$("$bin" tasks logs hello_shell "manual__2024-11-05T00:00:00+00:00" report)
+grep -q "processing data for 2024-11-05" <<<"$logs"
 kill -TERM "$pid"
 wait "$pid"
 echo "smoke: standalone ran hello_shell and stopped cleanly"

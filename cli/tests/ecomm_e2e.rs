@@ -96,9 +96,7 @@ async fn the_invoice_etl_and_the_ml_job_run_end_to_end() {
     t.expect_success("ecomm_invoice_etl", &run);
     t.print_timings("ecomm_invoice_etl", &run);
     t.check_target_table().await;
-    for day in ["20241105"] {
-        t.check_bigquery_day(day).await;
-    }
+    t.check_bigquery_day("20241105").await;
     t.check_bigquery_values("20241105").await;
     t.check_external_table("2024-11-05").await;
     assert_eq!(
@@ -116,26 +114,14 @@ async fn the_invoice_etl_and_the_ml_job_run_end_to_end() {
     assert!(page.contains("manual__2024-11-05"), "the DAG page lists the run");
 
     // A backfill of three days, handed to the running scheduler.
-    let out = t
-        .env
-        .cmd()
-        .envs(t.vars())
-        .args([
-            "backfill",
-            "ecomm_invoice_etl",
-            "--start",
-            "2024-11-01",
-            "--end",
-            "2024-11-03",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "backfill: {}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    t.run_ok(&[
+        "backfill",
+        "ecomm_invoice_etl",
+        "--start",
+        "2024-11-01",
+        "--end",
+        "2024-11-03",
+    ]);
     let days = ["20241101", "20241102", "20241103", "20241105"];
     for day in days {
         t.check_bigquery_day(day).await;
@@ -152,28 +138,16 @@ async fn the_invoice_etl_and_the_ml_job_run_end_to_end() {
     let landing_before = t.gcs_list(&t.bucket("landing"), "").await;
 
     // Rerun one day: it replaces that day's data and nothing else.
-    let out = t
-        .env
-        .cmd()
-        .envs(t.vars())
-        .args([
-            "backfill",
-            "ecomm_invoice_etl",
-            "--start",
-            "2024-11-02",
-            "--end",
-            "2024-11-02",
-            "--reprocess",
-            "all",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "rerun: {}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    t.run_ok(&[
+        "backfill",
+        "ecomm_invoice_etl",
+        "--start",
+        "2024-11-02",
+        "--end",
+        "2024-11-02",
+        "--reprocess",
+        "all",
+    ]);
     for day in days {
         t.check_bigquery_day(day).await;
     }
