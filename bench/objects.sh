@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Many small files to S3 (moto) and GCS (fake-gcs-server), in one run:
-# Updraft's s3_upload / gcs_upload as whole `updraft tasks test` processes
-# (8 objects in flight), boto3 with a pool of 10 threads (its transfer
-# default) calling upload_file, and google-cloud-storage's
-# transfer_manager.upload_many_from_filenames (8 workers). Wall time and
-# peak RSS, medians of RUNS runs; every upload listed and counted after.
+# Many small files to S3 (moto) and GCS (fake-gcs-server) and back, in one
+# run: Updraft's s3_upload / gcs_upload and s3_download / gcs_download as
+# whole `updraft tasks test` processes (8 objects in flight), boto3 with a
+# pool of 10 threads (its transfer default) calling upload_file /
+# download_file, and google-cloud-storage's transfer_manager
+# (upload_many_from_filenames / download_many_to_path, 8 workers). Wall
+# time and peak RSS, medians of RUNS runs; every upload listed and counted
+# after, every download's files counted.
 #
 #   bench/objects.sh [FILES] [BYTES]     (default 10000 files of 4096 bytes; RUNS=3)
 #
@@ -55,6 +57,29 @@ paths = [os.path.join(r, f) for r, _, fs in os.walk(src) for f in fs]
 def up(p): s3.upload_file(p, "bench-many", prefix + os.path.relpath(p, src))
 with ThreadPoolExecutor(10) as ex: list(ex.map(up, paths))
 PY
+cat > "$work/boto_down.py" <<PY
+import os, sys, boto3
+from concurrent.futures import ThreadPoolExecutor
+s3 = boto3.client("s3", endpoint_url="$S3", aws_access_key_id="bench", aws_secret_access_key="bench", region_name="us-east-1")
+prefix, dest = sys.argv[1], sys.argv[2]
+keys = [o["Key"] for p in s3.get_paginator("list_objects_v2").paginate(Bucket="bench-many", Prefix=prefix) for o in p.get("Contents", [])]
+def down(k):
+    path = os.path.join(dest, k[len(prefix):])
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    s3.download_file("bench-many", k, path)
+with ThreadPoolExecutor(10) as ex: list(ex.map(down, keys))
+PY
+cat > "$work/gcs_down.py" <<PY
+import sys
+from google.auth.credentials import AnonymousCredentials
+from google.cloud import storage
+from google.cloud.storage import transfer_manager
+c = storage.Client(project="b", credentials=AnonymousCredentials())
+prefix, dest = sys.argv[1], sys.argv[2]
+names = [b.name for b in c.list_blobs("bench-many", prefix=prefix)]
+transfer_manager.download_many_to_path(c.bucket("bench-many"), [n[len(prefix):] for n in names], blob_name_prefix=prefix,
+        destination_directory=dest, max_workers=8, worker_type=transfer_manager.THREAD, raise_exception=True)
+PY
 cat > "$work/gcs.py" <<PY
 import os, sys
 from google.auth.credentials import AnonymousCredentials
@@ -85,12 +110,21 @@ for i in $(seq 1 "$runs"); do
     set -- $p
     n=$(count "$1" "$2")
     [[ $n == "$files" ]] || { echo "$1 $2: $n objects, expected $files" >&2; exit 1; }
+  done  # Back down, from what this run's own upload wrote.
+  results[updraft_s3_down]+="$(measure "$work/task" download_s3 "s3://bench-many/u$i/" "$work/d/us$i")"$'\n'
+  results[boto3_s3_down]+="$(measure "$BOTO_PYTHON" "$work/boto_down.py" "b$i/" "$work/d/bs$i")"$'\n'
+  results[updraft_gcs_down]+="$(measure "$work/task" download_gcs "gs://bench-many/u$i/" "$work/d/ug$i")"$'\n'
+  results[python_gcs_down]+="$(measure env STORAGE_EMULATOR_HOST="$GCS" "$GCS_PYTHON" "$work/gcs_down.py" "p$i/" "$work/d/pg$i")"$'\n'
+  for d in us bs ug pg; do
+    n=$(find "$work/d/$d$i" -type f | wc -l)
+    [[ $n == "$files" ]] || { echo "download $d$i: $n files, expected $files" >&2; exit 1; }
   done
+  rm -rf "$work/d"
 done
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-echo "$files files of $bytes bytes, $runs runs each, medians; every upload counted"
+echo "$files files of $bytes bytes, $runs runs each, medians; every upload and download counted"
 printf '%-14s %10s %12s %14s\n' what seconds files/s "peak RSS MiB"
-for k in updraft_s3 boto3_s3 updraft_gcs python_gcs; do
+for k in updraft_s3 boto3_s3 updraft_gcs python_gcs updraft_s3_down boto3_s3_down updraft_gcs_down python_gcs_down; do
   s=$(printf '%s' "${results[$k]}" | awk 'NF{print $1}' | median)
   r=$(printf '%s' "${results[$k]}" | awk 'NF{print $2}' | median)
   printf '%-14s %10s %12.0f %14.1f\n' "$k" "$s" "$(echo "$files / $s" | bc -l)" "$(echo "$r / 1024" | bc -l)"

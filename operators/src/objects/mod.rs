@@ -1,8 +1,9 @@
 //! The object operators, the same code for both services:
 //! `gcs_upload`/`s3_upload` (local files, folders or globs to objects),
 //! `gcs_copy`/`s3_copy` (objects to objects: by the service within one,
-//! streamed across), `gcs_delete`/`s3_delete` (named objects or a prefix).
-//! Each checks that its locations are on its service.
+//! streamed across), `gcs_download`/`s3_download` (objects, prefixes or
+//! globs to files on the worker), `gcs_delete`/`s3_delete` (named objects
+//! or a prefix). Each checks that its locations are on its service.
 
 mod delete;
 mod glob;
@@ -13,7 +14,7 @@ use serde::Deserialize;
 use updraft_operator_api::{Operator, Output, TaskContext, TaskError};
 
 pub use delete::DeleteConfig;
-pub use transfer::{IfExists, TransferConfig};
+pub use transfer::{Direction, IfExists, TransferConfig};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Service {
@@ -55,7 +56,7 @@ impl StringOrList {
 }
 
 macro_rules! transfer_operator {
-    ($ty:ident, $name:literal, $service:expr, $upload:literal) => {
+    ($ty:ident, $name:literal, $service:expr, $direction:expr) => {
         pub struct $ty;
 
         impl Operator for $ty {
@@ -63,11 +64,11 @@ macro_rules! transfer_operator {
             type Config = TransferConfig;
 
             fn validate(c: &TransferConfig) -> Vec<String> {
-                transfer::validate(c, $service, $upload)
+                transfer::validate(c, $service, $direction)
             }
 
             async fn execute(&self, c: TransferConfig, ctx: TaskContext) -> Result<Output, TaskError> {
-                transfer::run(c, $service, $upload, ctx).await
+                transfer::run(c, $service, $direction, ctx).await
             }
         }
     };
@@ -92,19 +93,23 @@ macro_rules! delete_operator {
     };
 }
 
-transfer_operator!(GcsUpload, "gcs_upload", Service::Gcs, true);
-transfer_operator!(S3Upload, "s3_upload", Service::S3, true);
-transfer_operator!(GcsCopy, "gcs_copy", Service::Gcs, false);
-transfer_operator!(S3Copy, "s3_copy", Service::S3, false);
+transfer_operator!(GcsUpload, "gcs_upload", Service::Gcs, Direction::Upload);
+transfer_operator!(S3Upload, "s3_upload", Service::S3, Direction::Upload);
+transfer_operator!(GcsCopy, "gcs_copy", Service::Gcs, Direction::Copy);
+transfer_operator!(S3Copy, "s3_copy", Service::S3, Direction::Copy);
+transfer_operator!(GcsDownload, "gcs_download", Service::Gcs, Direction::Download);
+transfer_operator!(S3Download, "s3_download", Service::S3, Direction::Download);
 delete_operator!(GcsDelete, "gcs_delete", Service::Gcs);
 delete_operator!(S3Delete, "s3_delete", Service::S3);
 
-/// Registers the six object operators.
+/// Registers the eight object operators.
 pub fn register<R: updraft_operator_api::Registrar>(r: &mut R) {
     r.register(GcsUpload)
         .register(S3Upload)
         .register(GcsCopy)
         .register(S3Copy)
+        .register(GcsDownload)
+        .register(S3Download)
         .register(GcsDelete)
         .register(S3Delete);
 }

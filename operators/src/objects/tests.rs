@@ -1,6 +1,6 @@
 //! Against the S3 (moto) and GCS (fake-gcs-server) stand-ins started by
 //! `.ci/run`: uploads of folders, globs and single files, conditional
-//! writes, copies within and across services, deletes.
+//! writes, copies within and across services, downloads, deletes.
 
 use serde_json::json;
 use tokio::io::AsyncReadExt;
@@ -237,12 +237,69 @@ async fn copies_go_through_the_service_or_across_and_deletes_clear_up() {
     assert_eq!(names(&ctx, &format!("{s3}/aws/")).await, [format!("{s3}/aws/a.csv")]);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn downloads_bring_objects_prefixes_and_globs_to_the_worker() {
+    let Some((ctx, bucket)) = setup("down").await else {
+        return;
+    };
+    let (dir, big) = folder();
+    let src = format!("{}/out/", dir.path().display());
+    for (op_up, scheme) in [("gcs", "gs"), ("s3", "s3")] {
+        let prefix = format!("{scheme}://{bucket}/src/");
+        match op_up {
+            "gcs" => run(GcsUpload, &ctx, json!({"from": src, "to": prefix})).await.unwrap(),
+            _ => run(S3Upload, &ctx, json!({"from": src, "to": prefix})).await.unwrap(),
+        };
+        let down = tempfile::tempdir().unwrap();
+        let to = format!("{}/", down.path().display());
+        // A prefix: every object, its path below the prefix kept.
+        let download = |v: serde_json::Value| async {
+            match op_up {
+                "gcs" => run(GcsDownload, &ctx, v).await,
+                _ => run(S3Download, &ctx, v).await,
+            }
+        };
+        let r = download(json!({"from": prefix, "to": format!("{to}all/")}))
+            .await
+            .unwrap();
+        assert_eq!(r["objects"], 4, "{r}");
+        assert_eq!(std::fs::read(down.path().join("all/big.bin")).unwrap(), big);
+        assert_eq!(std::fs::read(down.path().join("all/sub/c.csv")).unwrap(), b"c\n");
+        // A glob to a folder, then one object to a file name.
+        let r = download(json!({"from": format!("{prefix}*.csv"), "to": format!("{to}csv/")}))
+            .await
+            .unwrap();
+        assert_eq!(r["uris"], json!([format!("{to}csv/a.csv")]));
+        download(json!({"from": format!("{prefix}a.csv"), "to": format!("{to}one.csv")}))
+            .await
+            .unwrap();
+        assert_eq!(std::fs::read(down.path().join("one.csv")).unwrap(), b"a,b\n1,2\n");
+        // if_exists: skip leaves the file, fail fails the task.
+        std::fs::write(down.path().join("one.csv"), b"mine").unwrap();
+        let r = download(json!({"from": format!("{prefix}a.csv"), "to": format!("{to}one.csv"), "if_exists": "skip"}))
+            .await
+            .unwrap();
+        assert_eq!((r["objects"].clone(), r["skipped"].clone()), (json!(0), json!(1)));
+        let e = download(json!({"from": format!("{prefix}a.csv"), "to": format!("{to}one.csv"), "if_exists": "fail"}))
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("already exists (if_exists: fail)"), "{e}");
+        assert_eq!(std::fs::read(down.path().join("one.csv")).unwrap(), b"mine");
+        // Nothing matched: a clear error, nothing written.
+        let e = download(json!({"from": format!("{prefix}nothing/"), "to": format!("{to}none/")}))
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("matches nothing"), "{e}");
+        assert!(!down.path().join("none").exists());
+    }
+}
+
 #[test]
 fn configs_say_which_service_and_direction() {
     let t = |v: serde_json::Value| serde_json::from_value::<TransferConfig>(v).unwrap();
     assert_eq!(
         GcsUpload::validate(&t(json!({"from": "gs://b/x", "to": "gs://b/y"}))),
-        ["`from` \"gs://b/x\" is not a local path: `gcs_copy` copies objects"]
+        ["`from` \"gs://b/x\" is not a local path: `gcs_copy` copies objects, `gcs_download` downloads them"]
     );
     assert_eq!(
         S3Upload::validate(&t(json!({"from": "/x", "to": "gs://b/y"}))),
@@ -253,6 +310,14 @@ fn configs_say_which_service_and_direction() {
         ["`from` \"/x\" is a local path: `gcs_upload` uploads files"]
     );
     assert!(S3Copy::validate(&t(json!({"from": ["gs://a/x", "s3://b/y"], "to": "s3://c/"}))).is_empty());
+    assert_eq!(
+        GcsDownload::validate(&t(json!({"from": "s3://b/x", "to": "gs://b/y"}))),
+        [
+            "`to` must be a path on the worker, not \"gs://b/y\": `gcs_copy` copies objects",
+            "`from` must be gs://... objects, not \"s3://b/x\""
+        ]
+    );
+    assert!(S3Download::validate(&t(json!({"from": "s3://b/data/", "to": "/tmp/data/"}))).is_empty());
     let d = |v: serde_json::Value| serde_json::from_value::<DeleteConfig>(v).unwrap();
     assert_eq!(
         GcsDelete::validate(&d(json!({}))),

@@ -1,6 +1,6 @@
-//! Uploads and copies: every source to its destination, several at once
-//! within a memory bound, by the service itself where it can (a copy
-//! within S3 or within GCS), streamed through here otherwise.
+//! Uploads, copies and downloads: every source to its destination,
+//! several at once within a memory bound, by the service itself where it
+//! can (a copy within S3 or within GCS), streamed through here otherwise.
 
 use std::sync::Arc;
 
@@ -16,11 +16,22 @@ use super::{Service, StringOrList};
 /// Transfers in flight at once.
 const PARALLEL: usize = 8;
 /// What the transfers in flight may buffer together, in MiB: an S3
-/// multipart upload holds up to 36 MiB, a GCS resumable one 8 MiB; a
+/// multipart upload holds up to 42 MiB, a GCS resumable one 8 MiB; a
 /// small object its size.
 const BUDGET_MIB: u32 = 48;
 /// Destinations named in the output, at most.
 const LISTED: usize = 1000;
+
+/// Which way an operator moves data, relative to its service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Files on the worker to the service's objects.
+    Upload,
+    /// Objects (of either service) to the service's objects.
+    Copy,
+    /// The service's objects to files on the worker.
+    Download,
+}
 
 #[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
@@ -51,34 +62,46 @@ pub struct TransferConfig {
     pub gcp_conn_id: Option<String>,
 }
 
-/// Checks for an upload (`from` local) or a copy (`from` an object) into
-/// `service`.
-pub fn validate(c: &TransferConfig, service: Service, upload: bool) -> Vec<String> {
+fn is_object(s: &str) -> bool {
+    s.starts_with("s3://") || s.starts_with("gs://")
+}
+
+/// Checks that `from` and `to` are where the direction says: an upload
+/// from files into `service`, a copy from objects into `service`, a
+/// download from `service`'s objects to files.
+pub fn validate(c: &TransferConfig, service: Service, direction: Direction) -> Vec<String> {
     let mut problems = Vec::new();
     let templated = |s: &str| updraft_operator_api::is_template(s);
-    if !templated(&c.to) && !c.to.starts_with(service.scheme()) {
-        problems.push(format!(
-            "`to` must be a {}... location, not {:?}",
-            service.scheme(),
-            c.to
-        ));
+    let name = service.name();
+    if !templated(&c.to) {
+        match direction {
+            Direction::Download if is_object(&c.to) => problems.push(format!(
+                "`to` must be a path on the worker, not {:?}: `{name}_copy` copies objects",
+                c.to
+            )),
+            Direction::Upload | Direction::Copy if !c.to.starts_with(service.scheme()) => problems.push(format!(
+                "`to` must be a {}... location, not {:?}",
+                service.scheme(),
+                c.to
+            )),
+            _ => {}
+        }
     }
     for f in c.from.items() {
         if templated(f) {
             continue;
         }
-        let remote = f.starts_with("s3://") || f.starts_with("gs://");
-        if upload && remote {
-            problems.push(format!(
-                "`from` {f:?} is not a local path: `{}_copy` copies objects",
-                service.name()
-            ));
-        }
-        if !upload && !remote {
-            problems.push(format!(
-                "`from` {f:?} is a local path: `{}_upload` uploads files",
-                service.name()
-            ));
+        match direction {
+            Direction::Upload if is_object(f) => problems.push(format!(
+                "`from` {f:?} is not a local path: `{name}_copy` copies objects, `{name}_download` downloads them"
+            )),
+            Direction::Copy if !is_object(f) => {
+                problems.push(format!("`from` {f:?} is a local path: `{name}_upload` uploads files"))
+            }
+            Direction::Download if !f.starts_with(service.scheme()) => {
+                problems.push(format!("`from` must be {}... objects, not {f:?}", service.scheme()))
+            }
+            _ => {}
         }
     }
     if c.from.items().is_empty() {
@@ -87,9 +110,14 @@ pub fn validate(c: &TransferConfig, service: Service, upload: bool) -> Vec<Strin
     problems
 }
 
-pub async fn run(c: TransferConfig, service: Service, upload: bool, ctx: TaskContext) -> Result<Output, TaskError> {
+pub async fn run(
+    c: TransferConfig,
+    service: Service,
+    direction: Direction,
+    ctx: TaskContext,
+) -> Result<Output, TaskError> {
     // Templates are rendered now: check the locations again.
-    let problems = validate(&c, service, upload);
+    let problems = validate(&c, service, direction);
     if !problems.is_empty() {
         return Err(TaskError::Fatal(problems.join("; ")));
     }
