@@ -301,7 +301,7 @@ impl Setup {
             "invoice_csv_url": format!("{server_base}/Patcharanat/ecommerce-invoice/master/data/cleaned_data.csv"),
             "kaggle_base_url": server_base,
             "gcloud_config_dir": gcloud,
-            "ml_network_mode": "host",
+            "ml_network_mode": ml_network(),
             "seed_csv": seed_csv,
         });
         std::fs::write(env.path().join("connections.json"), connections.to_string()).unwrap();
@@ -723,6 +723,18 @@ impl Setup {
         assert!(out.status.success(), "docker build: {}", text(&out.stderr));
         ImageGuard(tag)
     }
+}
+
+/// The network the ML container joins to reach the GCS stand-in on this
+/// test's 127.0.0.1: the host's, or, when the test itself runs in a
+/// container (GitHub's container jobs), that container's.
+fn ml_network() -> String {
+    if Path::new("/.dockerenv").exists()
+        && let Ok(id) = std::fs::read_to_string("/etc/hostname")
+    {
+        return format!("container:{}", id.trim());
+    }
+    "host".into()
 }
 
 /// Removes the ML stand-in's image when the test ends.

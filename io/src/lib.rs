@@ -46,7 +46,8 @@ pub const S3_PART: usize = 6 << 20;
 pub const GCS_CHUNK: usize = 8 << 20;
 
 /// S3 parts in flight at once for one upload. With [`S3_PART`], a writer
-/// holds at most 6 buffers (4 parts in flight, one full and one filling):
-/// 36 MiB, recycled from part to part (measured: peak RSS of a whole
-/// process uploading 1 GiB stays under 64 MB, BENCHMARKS.md).
-pub const PARALLEL_PARTS: usize = 3;
+/// holds at most 7 buffers (5 parts in flight, one full and one filling):
+/// 42 MiB, recycled from part to part. Measured on 1 GiB against moto
+/// (BENCHMARKS.md): 3 in flight took 13.6 s at 43 MiB peak RSS, 5 take
+/// 10.4 s at 55 MiB, 6 (or 4 of 8 MiB) 9.3-11 s at 61 MiB, too near 64 MB.
+pub const PARALLEL_PARTS: usize = 5;
