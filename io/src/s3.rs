@@ -2,7 +2,9 @@
 //! connection or the standard chain; streaming downloads; uploads as one
 //! `PutObject` when small, else a multipart upload with up to
 //! [`PARALLEL_PARTS`] parts of [`S3_PART`](crate::S3_PART) in flight, completed on `finish`
-//! and aborted when dropped unfinished (nothing appears at the key).
+//! and aborted when dropped unfinished (nothing appears at the key). A
+//! local file goes by `upload_file` instead: its parts are read from the
+//! file as they are sent, more of them at once for the same memory.
 
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
@@ -16,6 +18,7 @@ use crate::chunker::Chunker;
 use crate::objects::WriteOptions;
 use crate::{IoError, PARALLEL_PARTS, Reader, S3_PART};
 
+mod file_upload;
 mod objects;
 
 pub struct S3 {

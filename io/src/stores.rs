@@ -130,6 +130,20 @@ impl Stores {
         opts: WriteOptions,
         cancel: &CancellationToken,
     ) -> Result<u64, IoError> {
+        // A local file bigger than one part to S3: its parts are read from
+        // the file as they are sent (many in flight, little memory).
+        #[cfg(feature = "s3")]
+        if let (Location::Local(path), Location::S3 { bucket, key }) = (from, to)
+            && let Ok(meta) = tokio::fs::metadata(path).await
+            && meta.is_file()
+            && meta.len() > crate::S3_PART as u64
+        {
+            return self
+                .s3()
+                .await?
+                .upload_file(path, meta.len(), bucket, key, &opts, cancel)
+                .await;
+        }
         let mut reader = self.reader(from).await?;
         let mut writer = self.writer_with(to, opts).await?;
         let mut buf = vec![0u8; 256 << 10];

@@ -154,3 +154,53 @@ async fn local_files_appear_whole_or_not_at_all() {
         updraft_operator_api::TaskError::Fatal(_)
     ));
 }
+
+/// A local file over one part goes up with its parts read from the file:
+/// the bytes arrive whole; a cancel before the end, or a missing bucket,
+/// leaves no object and no stored parts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_files_upload_in_parts_read_from_the_file() {
+    let Some(url) = service("UPDRAFT_TEST_S3_URL") else {
+        return;
+    };
+    let bucket = unique("updraft-s3-file");
+    create_bucket("s3", &url, &bucket).await;
+    let stores = s3_stores(&url);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.bin");
+    // 2.5 parts of 8 MiB: the last one short.
+    let bytes = data(20 << 20);
+    std::fs::write(&path, &bytes).unwrap();
+    let from = Location::Local(path.clone());
+    let to: Location = format!("s3://{bucket}/big.bin").parse().unwrap();
+    let n = stores.copy(&from, &to, &CancellationToken::new()).await.unwrap();
+    assert_eq!(n, bytes.len() as u64);
+    assert_eq!(read_all(&stores, &to).await.unwrap(), bytes);
+
+    let cancel = CancellationToken::new();
+    cancel.cancel();
+    let gone: Location = format!("s3://{bucket}/cancelled.bin").parse().unwrap();
+    let e = stores.copy(&from, &gone, &cancel).await.unwrap_err();
+    assert!(matches!(e, IoError::Cancelled), "{e}");
+    assert!(matches!(read_all(&stores, &gone).await, Err(IoError::NotFound { .. })));
+    let uploads = updraft_io::http::client()
+        .get(format!("{url}/{bucket}?uploads"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !uploads.contains("<Upload>"),
+        "the cancelled upload was aborted: {uploads}"
+    );
+
+    let nowhere: Location = format!("s3://{}-missing/big.bin", bucket).parse().unwrap();
+    let e = stores
+        .copy(&from, &nowhere, &CancellationToken::new())
+        .await
+        .unwrap_err();
+    assert!(matches!(e, IoError::NotFound { .. }), "{e}");
+    assert!(e.to_string().contains("NoSuchBucket"), "{e}");
+}
