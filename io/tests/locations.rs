@@ -97,14 +97,7 @@ async fn s3_against_moto() {
     // The dropped multipart upload was aborted: no stored parts remain.
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let list = updraft_io::http::client()
-            .get(format!("{url}/{bucket}?uploads"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let list = multipart_uploads(&url, &bucket).await;
         if !list.contains("<Upload>") {
             break;
         }
@@ -183,14 +176,7 @@ async fn s3_files_upload_in_parts_read_from_the_file() {
     let e = stores.copy(&from, &gone, &cancel).await.unwrap_err();
     assert!(matches!(e, IoError::Cancelled), "{e}");
     assert!(matches!(read_all(&stores, &gone).await, Err(IoError::NotFound { .. })));
-    let uploads = updraft_io::http::client()
-        .get(format!("{url}/{bucket}?uploads"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let uploads = multipart_uploads(&url, &bucket).await;
     assert!(
         !uploads.contains("<Upload>"),
         "the cancelled upload was aborted: {uploads}"
@@ -203,4 +189,16 @@ async fn s3_files_upload_in_parts_read_from_the_file() {
         .unwrap_err();
     assert!(matches!(e, IoError::NotFound { .. }), "{e}");
     assert!(e.to_string().contains("NoSuchBucket"), "{e}");
+}
+
+/// moto's ListMultipartUploads answer for the bucket (XML).
+async fn multipart_uploads(url: &str, bucket: &str) -> String {
+    updraft_io::http::client()
+        .get(format!("{url}/{bucket}?uploads"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
 }

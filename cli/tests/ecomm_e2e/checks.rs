@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use sqlx::Connection as _;
 
 use crate::common::{text, wait_until};
-use crate::parts::{ImageGuard, ML_SEGMENT_SH, ML_STUB_DAG};
+use crate::parts::{ImageGuard, KAGGLE_COLUMNS, ML_SEGMENT_SH, ML_STUB_DAG};
 use crate::{IMAGE_BASE, Setup};
 
 impl Setup {
@@ -192,17 +192,7 @@ impl Setup {
                 .collect();
             assert_eq!(
                 fields,
-                [
-                    "InvoiceNo",
-                    "StockCode",
-                    "Description",
-                    "Quantity",
-                    "InvoiceDate",
-                    "UnitPrice",
-                    "CustomerID",
-                    "Country",
-                    "total_spend"
-                ],
+                [&KAGGLE_COLUMNS[..], &["total_spend"]].concat(),
                 "{table}: the seed's columns, in order"
             );
         }
