@@ -101,11 +101,14 @@ pub async fn run(mut config: DockerConfig, ctx: &TaskContext) -> Result<Output, 
 
 /// Attaches (before the start, so no output is missed; the attach stream,
 /// unlike a followed log, also carries a last line without a newline),
-/// starts, and follows the container to its exit code.
+/// starts, and follows the container to its exit code. No replay of past
+/// logs (`logs=false`): there are none before the start, and asking for
+/// them made the engine now and then send the first lines twice (seen
+/// under load: "one, hello, one, hello, last").
 async fn attach_start_follow(docker: &Docker, id: &str, log: &mut LineLog, ctx: &TaskContext) -> Result<i64, Stop> {
     let opts = AttachContainerOptionsBuilder::default()
         .stream(true)
-        .logs(true)
+        .logs(false)
         .stdout(true)
         .stderr(true)
         .build();
