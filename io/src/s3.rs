@@ -9,7 +9,7 @@
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use aws_sdk_s3::types::CompletedPart;
 use bytes::Bytes;
 use tokio::task::JoinSet;
 use updraft_operator_api::connection::{AwsAuth, AwsConnection};
@@ -19,6 +19,7 @@ use crate::objects::WriteOptions;
 use crate::{IoError, PARALLEL_PARTS, Reader, S3_PART};
 
 mod file_upload;
+mod multipart;
 mod objects;
 
 pub struct S3 {
@@ -134,20 +135,8 @@ impl S3Writer {
 
     async fn send_part(&mut self, body: Bytes) -> Result<(), IoError> {
         if self.upload_id.is_none() {
-            let out = self
-                .client
-                .create_multipart_upload()
-                .bucket(&self.bucket)
-                .key(&self.key)
-                .set_content_type(self.opts.content_type.clone())
-                .send()
-                .await
-                .map_err(|e| sdk_error(&self.bucket, &self.key, e))?;
-            self.upload_id = Some(
-                out.upload_id()
-                    .ok_or_else(|| transient(&self.bucket, &self.key, "the service gave no upload id"))?
-                    .to_string(),
-            );
+            self.upload_id =
+                Some(multipart::create(&self.client, &self.bucket, &self.key, self.opts.content_type.clone()).await?);
         }
         while self.parts.len() >= PARALLEL_PARTS {
             self.join_one().await?;
@@ -217,18 +206,17 @@ impl S3Writer {
         while !self.parts.is_empty() {
             self.join_one().await?;
         }
-        let mut parts = std::mem::take(&mut self.done);
-        parts.sort_by_key(|p| p.part_number());
-        self.client
-            .complete_multipart_upload()
-            .bucket(&self.bucket)
-            .key(&self.key)
-            .upload_id(self.upload_id.clone().expect("multipart"))
-            .set_if_none_match(self.opts.if_absent.then(|| "*".to_string()))
-            .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
-            .send()
-            .await
-            .map_err(|e| sdk_error(&self.bucket, &self.key, e))?;
+        let upload_id = self.upload_id.clone().expect("multipart");
+        let parts = std::mem::take(&mut self.done);
+        multipart::complete(
+            &self.client,
+            &self.bucket,
+            &self.key,
+            &upload_id,
+            parts,
+            self.opts.if_absent,
+        )
+        .await?;
         self.finished = true;
         Ok(())
     }
@@ -245,18 +233,7 @@ impl Drop for S3Writer {
             return;
         };
         let (client, bucket, key) = (self.client.clone(), self.bucket.clone(), self.key.clone());
-        rt.spawn(async move {
-            if let Err(e) = client
-                .abort_multipart_upload()
-                .bucket(&bucket)
-                .key(&key)
-                .upload_id(upload_id)
-                .send()
-                .await
-            {
-                tracing::warn!(bucket, key, error = %sdk_error(&bucket, &key, e), "aborting a multipart upload failed");
-            }
-        });
+        rt.spawn(async move { multipart::abort(&client, &bucket, &key, &upload_id).await });
     }
 }
 

@@ -6,11 +6,11 @@
 use std::path::Path;
 
 use aws_sdk_s3::primitives::{ByteStream, Length};
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use aws_sdk_s3::types::CompletedPart;
 use futures_util::{StreamExt, TryStreamExt};
 use tokio_util::sync::CancellationToken;
 
-use super::{S3, sdk_error, transient};
+use super::{S3, multipart, sdk_error};
 use crate::IoError;
 use crate::objects::WriteOptions;
 
@@ -46,35 +46,13 @@ impl S3 {
         opts: &WriteOptions,
         cancel: &CancellationToken,
     ) -> Result<u64, IoError> {
-        let created = self
-            .client
-            .create_multipart_upload()
-            .bucket(bucket)
-            .key(key)
-            .set_content_type(opts.content_type.clone())
-            .send()
-            .await
-            .map_err(|e| sdk_error(bucket, key, e))?;
-        let upload_id = created
-            .upload_id()
-            .ok_or_else(|| transient(bucket, key, "the service gave no upload id"))?
-            .to_string();
+        let upload_id = multipart::create(&self.client, bucket, key, opts.content_type.clone()).await?;
         let done = tokio::select! {
             r = self.parts_and_complete(path, size, bucket, key, &upload_id, opts) => r,
             () = cancel.cancelled() => Err(IoError::Cancelled),
         };
         if done.is_err() {
-            let aborted = self
-                .client
-                .abort_multipart_upload()
-                .bucket(bucket)
-                .key(key)
-                .upload_id(&upload_id)
-                .send()
-                .await;
-            if let Err(e) = aborted {
-                tracing::warn!(bucket, key, error = %sdk_error(bucket, key, e), "aborting a multipart upload failed");
-            }
+            multipart::abort(&self.client, bucket, key, &upload_id).await;
         }
         done.map(|()| size)
     }
@@ -90,7 +68,7 @@ impl S3 {
     ) -> Result<(), IoError> {
         let part = part_size(size);
         let count = size.div_ceil(part);
-        let mut parts: Vec<CompletedPart> = futures_util::stream::iter(0..count)
+        let parts: Vec<CompletedPart> = futures_util::stream::iter(0..count)
             .map(|i| async move {
                 let offset = i * part;
                 let len = part.min(size - offset);
@@ -127,17 +105,7 @@ impl S3 {
             .buffer_unordered(FILE_PARTS_IN_FLIGHT)
             .try_collect()
             .await?;
-        parts.sort_by_key(|p| p.part_number());
-        self.client
-            .complete_multipart_upload()
-            .bucket(bucket)
-            .key(key)
-            .upload_id(upload_id)
-            .set_if_none_match(opts.if_absent.then(|| "*".to_string()))
-            .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
-            .send()
-            .await
-            .map_err(|e| sdk_error(bucket, key, e))?;
+        multipart::complete(&self.client, bucket, key, upload_id, parts, opts.if_absent).await?;
         Ok(())
     }
 }

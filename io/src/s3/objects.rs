@@ -1,8 +1,8 @@
 //! Listing, stat, batched deletes and server-side copies on S3.
 
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, Delete, ObjectIdentifier};
+use aws_sdk_s3::types::{CompletedPart, Delete, ObjectIdentifier};
 
-use super::{S3, sdk_error, transient};
+use super::{S3, multipart, sdk_error, transient};
 use crate::objects::ObjectInfo;
 use crate::{IoError, Location};
 
@@ -141,18 +141,7 @@ impl S3 {
                 .map_err(|e| sdk_error(to_bucket, to_key, e))?;
             return Ok(());
         }
-        let upload = self
-            .client
-            .create_multipart_upload()
-            .bucket(to_bucket)
-            .key(to_key)
-            .send()
-            .await
-            .map_err(|e| sdk_error(to_bucket, to_key, e))?;
-        let id = upload
-            .upload_id()
-            .ok_or_else(|| transient(to_bucket, to_key, "the service gave no upload id"))?
-            .to_string();
+        let id = multipart::create(&self.client, to_bucket, to_key, None).await?;
         let result = async {
             let mut parts = Vec::new();
             let mut start = 0;
@@ -176,27 +165,12 @@ impl S3 {
                 start = end + 1;
                 n += 1;
             }
-            self.client
-                .complete_multipart_upload()
-                .bucket(to_bucket)
-                .key(to_key)
-                .upload_id(&id)
-                .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
-                .send()
-                .await
-                .map_err(|e| sdk_error(to_bucket, to_key, e))?;
+            multipart::complete(&self.client, to_bucket, to_key, &id, parts, false).await?;
             Ok(())
         }
         .await;
         if result.is_err() {
-            let _ = self
-                .client
-                .abort_multipart_upload()
-                .bucket(to_bucket)
-                .key(to_key)
-                .upload_id(&id)
-                .send()
-                .await;
+            multipart::abort(&self.client, to_bucket, to_key, &id).await;
         }
         result
     }
