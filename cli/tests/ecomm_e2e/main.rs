@@ -43,6 +43,7 @@ const KAGGLE_USER: &str = "carrie-fan";
 const KAGGLE_KEY: &str = "3f9a0c0ffee0123456789abcdef01234";
 const IMAGE_BASE: &str = "updraft:ci";
 
+#[derive(Clone)]
 struct Services {
     pg: String,
     s3: String,
@@ -296,12 +297,7 @@ impl Setup {
         let target_db = db_url(&dbs[2]);
         let mut t = Setup {
             env,
-            svc: Services {
-                pg: svc.pg.clone(),
-                s3: svc.s3.clone(),
-                gcs: svc.gcs.clone(),
-                bq: svc.bq.clone(),
-            },
+            svc: svc.clone(),
             id,
             project,
             web: String::new(),
