@@ -6,12 +6,14 @@
 //! run time, rendered) from the same tree.
 
 mod de;
+mod limits;
 mod parse;
 
 use std::fmt;
 
 pub use de::{DeError, Problem, from_node, from_node_with_extra_fields};
-pub use parse::{ParseError, parse_document};
+pub use limits::YamlLimits;
+pub use parse::{ParseError, parse_document, parse_document_with};
 
 /// A place in a source file: 1-based line and column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
