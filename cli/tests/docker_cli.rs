@@ -2,13 +2,15 @@
 //! (ml_dynamic_segment among them) validate; `tasks test` renders `{{ ds }}`
 //! and variables into a container's command and environment; an
 //! `execution_timeout` stops the container and leaves none behind. The
-//! container tests need a Docker engine and `.ci/docker-images.sh`'s image;
-//! without an engine they say they were skipped, except on CI (`CI=true`).
+//! container tests need a Docker engine (they build their image from this
+//! machine's programs, `test_image.rs`); without an engine they say they were skipped, except on CI (`CI=true`).
 
 use std::path::Path;
 use std::process::{Command, Output};
 
-const IMAGE: &str = "updraft-test-busybox:latest";
+#[path = "../../operators/src/docker/test_image.rs"]
+mod test_image;
+use test_image::{TEST_IMAGE as IMAGE, engine_answers, ensure_test_image};
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
@@ -23,21 +25,21 @@ fn updraft(dir: &Path, args: &[&str]) -> Command {
     c
 }
 
-/// Whether a Docker engine answers; on CI it must.
+/// Whether a Docker engine answers (then the test image is built if
+/// missing); on CI it must.
 fn docker_available(test: &str) -> bool {
-    let ok = Command::new("docker")
-        .args(["image", "inspect", IMAGE])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if !ok {
+    if !engine_answers() {
         assert!(
             std::env::var("CI").as_deref() != Ok("true"),
-            "CI must run the Docker tests: no engine or no {IMAGE} (bash .ci/docker-images.sh)"
+            "CI must run the Docker tests: no Docker engine answers"
         );
-        eprintln!("SKIPPED {test}: no Docker engine or no {IMAGE}");
+        eprintln!("SKIPPED {test}: no Docker engine answers");
+        return false;
     }
-    ok
+    if let Err(e) = ensure_test_image() {
+        panic!("{IMAGE} is missing and could not be built: {e}");
+    }
+    true
 }
 
 /// Container ids (any state) labelled with this DAG id.

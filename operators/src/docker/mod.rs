@@ -28,6 +28,18 @@ impl Operator for DockerOperator {
         config.problems()
     }
 
+    /// Bind mount sources: the worker refuses one that a run's values
+    /// steer outside the installation's allowed prefixes.
+    fn host_paths(config: &DockerConfig) -> Vec<(String, String)> {
+        config
+            .mounts
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| m.kind == MountKind::Bind)
+            .filter_map(|(i, m)| Some((format!("mounts[{i}].source"), m.source.clone()?)))
+            .collect()
+    }
+
     async fn execute(&self, config: DockerConfig, ctx: TaskContext) -> Result<Output, TaskError> {
         container::run(config, &ctx).await
     }
@@ -35,3 +47,5 @@ impl Operator for DockerOperator {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+pub(crate) mod test_image;

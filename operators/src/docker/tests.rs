@@ -1,5 +1,6 @@
-//! Against the real Docker engine on the local socket, with the image that
-//! `.ci/docker-images.sh` builds (no registry is reachable here). Without an
+//! Against the real Docker engine on the local socket, with the image the
+//! tests build from this machine's own programs (`test_image.rs`; no
+//! registry is reachable here). Without an
 //! engine these tests say they were skipped and pass, except on CI (`CI=true`)
 //! where they fail. They wait on events and poll with deadlines; nothing
 //! sleeps and then asserts.
@@ -19,7 +20,7 @@ use updraft_operator_api::{LogSink, LogStream, TaskContext, TaskError};
 use super::DockerOperator;
 use super::container::{LABEL_DAG, LABEL_RUN, LABEL_TASK, LABEL_TRY};
 
-const IMAGE: &str = "updraft-test-busybox:latest";
+use super::test_image::{TEST_IMAGE as IMAGE, ensure_test_image};
 
 type Lines = Arc<Mutex<Vec<(LogStream, String)>>>;
 
@@ -27,8 +28,8 @@ type Lines = Arc<Mutex<Vec<(LogStream, String)>>>;
 async fn engine(test: &str) -> Option<Docker> {
     match super::engine::connect(super::config::DEFAULT_DOCKER_URL).await {
         Ok(d) => {
-            if let Err(e) = d.inspect_image(IMAGE).await {
-                panic!("{IMAGE} is missing ({e}); build it with `bash .ci/docker-images.sh`");
+            if let Err(e) = tokio::task::spawn_blocking(ensure_test_image).await.unwrap() {
+                panic!("{IMAGE} is missing and could not be built: {e}");
             }
             Some(d)
         }
