@@ -17,6 +17,7 @@ pub type ConfigProblem = (Option<Span>, String);
 trait ErasedOperator: Send + Sync {
     fn check(&self, config: &Node, extra_fields: &[&str]) -> Vec<ConfigProblem>;
     fn run<'a>(&'a self, config: &Node, ctx: TaskContext) -> BoxFuture<'a, Result<Output, TaskError>>;
+    fn host_paths(&self, config: &Node) -> Vec<(String, String)>;
 }
 
 impl<O: Operator> ErasedOperator for O {
@@ -33,6 +34,12 @@ impl<O: Operator> ErasedOperator for O {
             let cfg = parsed.map_err(|e| TaskError::Fatal(format!("invalid {} config: {e}", O::NAME)))?;
             self.execute(cfg, ctx).await
         })
+    }
+
+    fn host_paths(&self, config: &Node) -> Vec<(String, String)> {
+        from_node_with_extra_fields::<O::Config>(config, &[])
+            .map(|cfg| O::host_paths(&cfg))
+            .unwrap_or_default()
     }
 }
 
@@ -74,6 +81,12 @@ impl Registry {
             Some(op) => op.check(config, extra_fields),
             None => vec![(Some(config.span), format!("unknown operator `{name}`"))],
         }
+    }
+
+    /// The host paths operator `name`'s config hands out (see
+    /// [`Operator::host_paths`]); none if the config does not parse.
+    pub fn host_paths(&self, name: &str, config: &Node) -> Vec<(String, String)> {
+        self.ops.get(name).map(|op| op.host_paths(config)).unwrap_or_default()
     }
 
     /// Runs operator `name` with an already rendered config.

@@ -21,7 +21,7 @@ use serde::de::DeserializeOwned;
 pub use connection::Connection;
 pub use context::TaskContext;
 pub use error::{TaskError, chain};
-pub use log::{LogSink, LogStream};
+pub use log::{Lines, LogLimits, LogSink, LogStream, human_bytes};
 pub use scratch::{Scratch, scratch_root, sweep_orphans};
 pub use template::{ConfigDuration, Tpl, is_template};
 
@@ -42,6 +42,14 @@ pub trait Operator: Send + Sync + 'static {
 
     /// Checks beyond types, run when the DAG loads: one message per problem.
     fn validate(_config: &Self::Config) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// Host paths the config hands to something outside the worker (a
+    /// container's bind mounts), as (field, path). Before a try runs, the
+    /// worker checks those that templates build from what a run can set
+    /// against the installation's allow-list.
+    fn host_paths(_config: &Self::Config) -> Vec<(String, String)> {
         Vec::new()
     }
 
