@@ -5,16 +5,24 @@
 
 use std::collections::VecDeque;
 
-use updraft_operator_api::{LogSink, LogStream};
+use updraft_operator_api::{Lines, LogSink, LogStream};
 
 /// How many lines a failure's error shows.
 pub const TAIL_LINES: usize = 20;
+/// How much of each of those lines it shows, in characters.
+const TAIL_LINE_CHARS: usize = 1000;
 
 pub struct LineLog {
     sink: LogSink,
-    stdout: Vec<u8>,
-    stderr: Vec<u8>,
-    tail: VecDeque<String>,
+    stdout: Lines,
+    stderr: Lines,
+    tail: Tail,
+}
+
+/// The last lines (for a failure's error) and the last stdout line.
+#[derive(Default)]
+struct Tail {
+    lines: VecDeque<String>,
     last_stdout: Option<String>,
 }
 
@@ -22,68 +30,55 @@ impl LineLog {
     pub fn new(sink: LogSink) -> Self {
         LineLog {
             sink,
-            stdout: Vec::new(),
-            stderr: Vec::new(),
-            tail: VecDeque::with_capacity(TAIL_LINES),
-            last_stdout: None,
+            stdout: Lines::new(),
+            stderr: Lines::new(),
+            tail: Tail::default(),
         }
     }
 
     /// A chunk of output; every complete line in it goes to the log now.
+    /// A line longer than the log's line limit is never held whole.
     pub fn push(&mut self, stream: LogStream, chunk: &[u8]) {
-        let mut buf = std::mem::take(self.buffer(stream));
-        buf.extend_from_slice(chunk);
-        let mut start = 0;
-        while let Some(pos) = buf[start..].iter().position(|b| *b == b'\n') {
-            let end = start + pos;
-            self.emit(stream, &buf[start..end]);
-            start = end + 1;
-        }
-        buf.drain(..start);
-        *self.buffer(stream) = buf;
+        let (lines, tail) = match stream {
+            LogStream::Stderr => (&mut self.stderr, &mut self.tail),
+            _ => (&mut self.stdout, &mut self.tail),
+        };
+        lines.push(&self.sink, stream, chunk, |l| tail.keep(stream, l));
     }
 
     /// The end of the output: a last line without a newline is a line too.
     pub fn finish(&mut self) {
-        for stream in [LogStream::Stdout, LogStream::Stderr] {
-            let rest = std::mem::take(self.buffer(stream));
-            if !rest.is_empty() {
-                self.emit(stream, &rest);
-            }
-        }
+        let tail = &mut self.tail;
+        self.stdout
+            .finish(&self.sink, LogStream::Stdout, |l| tail.keep(LogStream::Stdout, l));
+        self.stderr
+            .finish(&self.sink, LogStream::Stderr, |l| tail.keep(LogStream::Stderr, l));
     }
 
     /// The last non-empty stdout line.
     pub fn last_stdout(&self) -> Option<&str> {
-        self.last_stdout.as_deref()
+        self.tail.last_stdout.as_deref()
     }
 
     /// The last lines of both streams, oldest first.
     pub fn tail(&self) -> impl Iterator<Item = &str> {
-        self.tail.iter().map(String::as_str)
+        self.tail.lines.iter().map(String::as_str)
     }
+}
 
-    fn buffer(&mut self, stream: LogStream) -> &mut Vec<u8> {
-        match stream {
-            LogStream::Stderr => &mut self.stderr,
-            _ => &mut self.stdout,
-        }
-    }
-
-    fn emit(&mut self, stream: LogStream, bytes: &[u8]) {
-        let text = String::from_utf8_lossy(bytes);
-        let line = text.strip_suffix('\r').unwrap_or(&text);
-        self.sink.line(stream, line);
+impl Tail {
+    fn keep(&mut self, stream: LogStream, line: &str) {
         if line.trim().is_empty() {
             return;
         }
         if stream == LogStream::Stdout {
             self.last_stdout = Some(line.to_string());
         }
-        if self.tail.len() == TAIL_LINES {
-            self.tail.pop_front();
+        if self.lines.len() == TAIL_LINES {
+            self.lines.pop_front();
         }
-        self.tail.push_back(line.to_string());
+        let short: String = line.chars().take(TAIL_LINE_CHARS).collect();
+        self.lines.push_back(short);
     }
 }
 
@@ -120,5 +115,29 @@ mod tests {
         let tail: Vec<&str> = log.tail().collect();
         assert_eq!(tail.len(), TAIL_LINES);
         assert_eq!(tail.last(), Some(&"49"));
+    }
+
+    #[test]
+    fn a_long_line_goes_out_cut_before_its_newline_arrives() {
+        let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+        let s = seen.clone();
+        let sink = LogSink::new(move |_, l| s.lock().unwrap().push(l.to_string())).with_limits(
+            updraft_operator_api::LogLimits {
+                line_bytes: 10,
+                try_bytes: 1 << 20,
+            },
+        );
+        let mut log = LineLog::new(sink);
+        for _ in 0..100 {
+            log.push(LogStream::Stdout, &[b'y'; 4096]);
+        }
+        assert_eq!(
+            seen.lock().unwrap().as_slice(),
+            ["yyyyyyyyyy [... line cut at 10 bytes: the rest is not kept]"]
+        );
+        log.push(LogStream::Stdout, b"\nnext\n");
+        log.finish();
+        assert_eq!(seen.lock().unwrap().len(), 2);
+        assert_eq!(log.last_stdout(), Some("next"));
     }
 }

@@ -6,14 +6,16 @@ use std::time::Duration;
 
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::process::{Child, Command};
-use updraft_operator_api::{LogSink, LogStream, Output, TaskContext, TaskError};
+use updraft_operator_api::{Lines, LogSink, LogStream, Output, TaskContext, TaskError};
 
 use super::ShellConfig;
 
 /// How long a cancelled command gets between SIGTERM and SIGKILL.
 const GRACE: Duration = Duration::from_secs(5);
+/// Bytes read from a pipe at a time.
+const CHUNK: usize = 64 << 10;
 
 pub async fn run(config: &ShellConfig, ctx: &TaskContext) -> Result<Output, TaskError> {
     let mut cmd = Command::new("bash");
@@ -103,26 +105,29 @@ async fn stop(child: &mut Child, group: Option<Pid>) {
     }
 }
 
-/// Forwards each line to the log; returns the last non-empty one.
-async fn pump(reader: impl AsyncRead + Unpin, log: LogSink, stream: LogStream) -> String {
-    let mut reader = BufReader::new(reader);
-    let mut buf = Vec::new();
+/// Forwards each line to the log; returns the last non-empty one. Reads
+/// in chunks: a line longer than the log's line limit is never held whole
+/// (a 1 GB line without a newline costs one chunk and one line limit).
+async fn pump(mut reader: impl AsyncRead + Unpin, log: LogSink, stream: LogStream) -> String {
+    let mut chunk = vec![0u8; CHUNK];
+    let mut lines = Lines::new();
     let mut last = String::new();
+    let mut keep = |line: &str| {
+        if !line.trim().is_empty() {
+            last.clear();
+            last.push_str(line);
+        }
+    };
     loop {
-        buf.clear();
-        match reader.read_until(b'\n', &mut buf).await {
+        match reader.read(&mut chunk).await {
             Ok(0) | Err(_) => break,
-            Ok(_) => {
-                let text = String::from_utf8_lossy(&buf);
-                let line = text.trim_end_matches(['\n', '\r']);
-                log.line(stream, line);
-                if !line.trim().is_empty() {
-                    last = line.to_string();
-                }
+            Ok(n) => {
+                lines.push(&log, stream, &chunk[..n], &mut keep);
                 // A command printing faster than the log is stored waits.
                 log.ready().await;
             }
         }
     }
+    lines.finish(&log, stream, &mut keep);
     last
 }

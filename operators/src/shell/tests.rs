@@ -190,10 +190,59 @@ async fn a_full_log_holds_the_command_back() {
         assert!(std::time::Instant::now() < deadline, "no line arrived");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
+    // The output is read a chunk at a time: the lines of the first chunk,
+    // then nothing more.
+    let first = lines.lock().unwrap().len();
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(lines.lock().unwrap().len(), 1, "one line taken, then held");
+    assert_eq!(lines.lock().unwrap().len(), first, "one chunk taken, then held");
+    assert!(first < 5000);
     assert!(!run.is_finished());
     open_tx.send(true).unwrap();
     run.await.unwrap().unwrap();
     assert_eq!(lines.lock().unwrap().len(), 5000);
+}
+
+/// The finding: a 1.2 GB line without a newline aborted the worker, read
+/// whole into memory. Now its head reaches the log, cut, while the command
+/// still writes, and the rest is skipped without being kept.
+#[tokio::test]
+async fn a_line_without_end_is_cut_as_it_streams_and_never_held_whole() {
+    let (ctx, lines) = ctx();
+    let ctx = TaskContext {
+        log: ctx.log.clone().with_limits(updraft_operator_api::LogLimits {
+            line_bytes: 1000,
+            try_bytes: 1 << 30,
+        }),
+        ..ctx
+    };
+    let cancel = ctx.cancel.clone();
+    // 200 MB of `y` with no newline, then a wait that only the cancel ends.
+    let run = tokio::spawn(ShellOperator.execute(
+        cfg("head -c 200000000 /dev/zero | tr '\\0' y; sleep 30; echo never"),
+        ctx,
+    ));
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while lines.lock().unwrap().is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the line was held back, waiting for its end"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let first = lines.lock().unwrap()[0].clone();
+    assert_eq!(first.0, LogStream::Stdout);
+    assert_eq!(
+        first.1,
+        format!(
+            "{} [... line cut at 1000 bytes: the rest is not kept]",
+            "y".repeat(1000)
+        )
+    );
+    cancel.cancel();
+    let res = tokio::time::timeout(Duration::from_secs(15), run)
+        .await
+        .expect("stops promptly")
+        .unwrap();
+    assert_eq!(res.unwrap_err(), TaskError::Cancelled);
+    assert_eq!(lines.lock().unwrap().len(), 1);
 }
