@@ -176,3 +176,62 @@ fn render_node_renders_every_string_of_a_config() {
         serde_json::json!({"command": ["--date", "2024-10-31", 3], "env": {"B": "gs://landing"}})
     );
 }
+
+/// Renders `command` with `name` in the run's conf and runs it with bash in
+/// a fresh folder: what it printed, and whether an injected command left
+/// its file behind.
+fn run_with_conf(command: &str, name: &str) -> (String, bool) {
+    let mut c = ctx();
+    c.conf.insert("name".into(), name.into());
+    let script = render(command, &c.to_value()).unwrap();
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("updraft-quote-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(&script)
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    let pwned = dir.join("pwned").exists();
+    std::fs::remove_dir_all(&dir).unwrap();
+    (String::from_utf8(out.stdout).unwrap(), pwned)
+}
+
+#[test]
+fn shell_quote_keeps_a_conf_value_one_word_that_runs_nothing() {
+    // The finding: `echo {{ conf.name }}` ran what the value held.
+    let (_, pwned) = run_with_conf("echo {{ conf.name }}", "x; id > pwned");
+    assert!(pwned, "the unquoted form is the injection this filter exists for");
+    for hostile in [
+        "x; id > pwned",
+        "$(id > pwned)",
+        "`id > pwned`",
+        "it's'; id > pwned; echo '",
+        "a\nid > pwned",
+        "\"; id > pwned; \"",
+        "",
+    ] {
+        let (out, pwned) = run_with_conf("printf '%s|' {{ conf.name | shell_quote }}", hostile);
+        assert!(!pwned, "{hostile:?} ran a command");
+        assert_eq!(out, format!("{hostile}|"), "{hostile:?} did not arrive as one word");
+    }
+    assert_eq!(r("{{ params.days | shell_quote }}"), "'7'");
+    assert_eq!(r("{{ ['a b', \"c'd\"] | shell_quote }}"), r"'a b' 'c'\''d'");
+    assert!(err("{{ conn | shell_quote }}").contains("shell_quote takes text"));
+}
+
+#[test]
+fn tojson_writes_json_and_composes_with_shell_quote() {
+    assert_eq!(r("{{ params | tojson }}"), r#"{"bucket":"landing","days":7}"#);
+    assert_eq!(r("{{ 'a\"b' | tojson }}"), r#""a\"b""#);
+    assert_eq!(r("{{ [1] | tojson(indent=2) }}"), "[\n  1\n]");
+    let (out, pwned) = run_with_conf(
+        "printf '%s' {{ dag_run.conf | tojson | shell_quote }}",
+        "$(id > pwned)'",
+    );
+    assert!(!pwned);
+    assert_eq!(out, r#"{"name":"$(id > pwned)'"}"#);
+}

@@ -3,6 +3,7 @@
 
 mod context;
 mod datetime;
+mod filters;
 
 use std::sync::LazyLock;
 
@@ -26,6 +27,8 @@ static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
             .build()
             .expect("default delimiters are valid"),
     );
+    env.add_filter("shell_quote", filters::shell_quote);
+    env.add_filter("tojson", filters::tojson);
     env.add_function("ds_add", macros::ds_add);
     env.add_function("ds_format", macros::ds_format);
     let mut m = std::collections::BTreeMap::new();
