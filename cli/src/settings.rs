@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 use updraft_engine::connection_uri::parse_uri;
-use updraft_engine::runtime::Overrides;
+use updraft_engine::runtime::{Limits, LogLimits, Overrides};
 
 use crate::commands::dags::DagsCommand;
 
@@ -50,8 +50,64 @@ pub struct Cli {
     #[arg(long, global = true, env = "UPDRAFT_DAGS_PAUSED_AT_CREATION", default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
     pub dags_paused_at_creation: bool,
 
+    #[command(flatten)]
+    pub task_limits: TaskLimitArgs,
+
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// What a task may write and keep (see README, "Limits").
+#[derive(Debug, Clone, clap::Args)]
+pub struct TaskLimitArgs {
+    /// The longest log line kept, in bytes; a longer line is cut, with a marker.
+    #[arg(long, global = true, env = "UPDRAFT_LOG_LINE_MAX", default_value_t = LogLimits::DEFAULT_LINE_BYTES, value_name = "BYTES", value_parser = clap::value_parser!(usize).range(1..))]
+    pub log_line_max: usize,
+    /// The most log one try keeps, in bytes; later lines are dropped and counted.
+    #[arg(long, global = true, env = "UPDRAFT_LOG_TRY_MAX", default_value_t = LogLimits::DEFAULT_TRY_BYTES, value_name = "BYTES")]
+    pub log_try_max: u64,
+    /// The largest output (JSON) a task may return, in bytes; a larger one fails the try.
+    #[arg(long, global = true, env = "UPDRAFT_MAX_TASK_OUTPUT", default_value_t = Limits::DEFAULT_MAX_OUTPUT_BYTES, value_name = "BYTES")]
+    pub max_task_output: usize,
+    /// Days task logs are kept; the scheduler deletes older lines hourly (0: keep forever).
+    #[arg(
+        long,
+        global = true,
+        env = "UPDRAFT_LOG_RETENTION_DAYS",
+        default_value_t = 30,
+        value_name = "DAYS"
+    )]
+    pub log_retention_days: u64,
+    /// Host folders (separated by `:`) under which a Docker bind mount built
+    /// from a run's values (params, conf, upstream outputs) may lie; none by default.
+    #[arg(
+        long,
+        global = true,
+        env = "UPDRAFT_DOCKER_ALLOWED_MOUNTS",
+        value_delimiter = ':',
+        value_name = "DIRS"
+    )]
+    pub docker_allowed_mounts: Vec<PathBuf>,
+}
+
+impl TaskLimitArgs {
+    pub fn limits(&self) -> Limits {
+        Limits {
+            log: LogLimits {
+                line_bytes: self.log_line_max,
+                try_bytes: self.log_try_max,
+            },
+            max_output_bytes: self.max_task_output,
+            log_retention: (self.log_retention_days > 0)
+                .then(|| std::time::Duration::from_secs(self.log_retention_days.saturating_mul(86_400))),
+            allowed_mounts: self
+                .docker_allowed_mounts
+                .iter()
+                .filter(|p| !p.as_os_str().is_empty())
+                .cloned()
+                .collect(),
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -141,6 +197,8 @@ pub struct Settings {
     pub secret_key: Option<String>,
     /// `UPDRAFT_CONN_<ID>` (URIs) and `UPDRAFT_VAR_<NAME>`, read once here.
     pub overrides: Overrides,
+    /// What tasks may write and keep.
+    pub limits: Limits,
 }
 
 /// Connections and variables from the environment; a malformed connection
@@ -174,6 +232,7 @@ impl Cli {
             dags_paused_at_creation: self.dags_paused_at_creation,
             overrides: env_overrides(),
             secret_key: self.secret_key.clone(),
+            limits: self.task_limits.limits(),
         }
     }
 }

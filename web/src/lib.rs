@@ -100,7 +100,10 @@ impl From<StoreError> for WebError {
 
 impl From<updraft_engine::runtime::RuntimeError> for WebError {
     fn from(e: updraft_engine::runtime::RuntimeError) -> Self {
-        WebError::Internal(e.to_string())
+        match e {
+            e @ updraft_engine::runtime::RuntimeError::UndeclaredConf { .. } => WebError::BadRequest(e.to_string()),
+            e => WebError::Internal(e.to_string()),
+        }
     }
 }
 

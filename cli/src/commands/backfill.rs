@@ -102,7 +102,7 @@ pub async fn backfill(settings: &Settings, a: BackfillArgs) -> Result<ExitCode> 
                 create_scheduled: false,
             },
         };
-        Some(Local::start(store.clone(), registry, opts).await?)
+        Some(Local::start_with(store.clone(), registry, opts, &settings.limits).await?)
     };
 
     // In this process, the scheduler says when a run ends; a scheduler

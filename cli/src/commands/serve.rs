@@ -96,10 +96,11 @@ async fn serve(settings: &Settings, opts: LocalOptions, what: &str, bind: Option
     if opts.run_worker {
         check_secrets(&store, settings).await?;
     }
-    let local = Local::start(
+    let local = Local::start_with(
         store,
         updraft_engine::Registry::with(updraft_operators::register_all),
         opts,
+        &settings.limits,
     )
     .await?;
     let web_stop = CancellationToken::new();
@@ -182,7 +183,9 @@ pub fn worker(settings: &Settings, slots: u32) -> Result<ExitCode> {
             updraft_engine::Registry::with(updraft_operators::register_all),
         ));
         let signals = Signals::default();
-        let config = WorkerConfig::new(slots).with_overrides(settings.overrides.clone());
+        let config = WorkerConfig::new(slots)
+            .with_overrides(settings.overrides.clone())
+            .with_limits(&settings.limits);
         let worker = Arc::new(Worker::new(
             store.clone(),
             cache,

@@ -84,7 +84,7 @@ pub async fn test_dag(settings: &Settings, dag_id: &str, logical_date: Option<&s
             create_scheduled: false,
         },
     };
-    let local = Local::start(store.clone(), registry, opts).await?;
+    let local = Local::start_with(store.clone(), registry, opts, &settings.limits).await?;
     let cur = local
         .processor
         .current()
@@ -197,7 +197,9 @@ pub async fn test_task(settings: &Settings, dag_id: &str, task_id: &str, logical
         cache,
         Signals::default(),
         fast_timing(),
-        WorkerConfig::new(1).with_overrides(settings.overrides.clone()),
+        WorkerConfig::new(1)
+            .with_overrides(settings.overrides.clone())
+            .with_limits(&settings.limits),
     ));
     let stop = tokio_util::sync::CancellationToken::new();
     let handle = tokio::spawn(worker.run(stop.clone()));

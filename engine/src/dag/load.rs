@@ -27,6 +27,7 @@ pub const DAG_FIELDS: &[&str] = &[
     "max_active_tasks",
     "tags",
     "params",
+    "allow_undeclared_conf",
     "default_args",
     "tasks",
 ];
@@ -245,6 +246,8 @@ fn build(path: &Path, source: &str, root: &Node, registry: &Registry, problems: 
             }
         },
     };
+    let allow_undeclared_conf =
+        get("allow_undeclared_conf").map_or(Some(false), |n| r.boolean(n, "allow_undeclared_conf"));
     let defaults = get("default_args").and_then(|n| read_defaults(n, &mut r));
 
     let tasks_node = get("tasks");
@@ -298,6 +301,7 @@ fn build(path: &Path, source: &str, root: &Node, registry: &Registry, problems: 
         max_active_tasks: max_active_tasks?,
         tags,
         params: params?,
+        allow_undeclared_conf: allow_undeclared_conf?,
         index: tasks.iter().enumerate().map(|(i, t)| (t.task_id.clone(), i)).collect(),
         tasks,
         graph,

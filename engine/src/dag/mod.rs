@@ -39,6 +39,9 @@ pub struct Dag {
     pub max_active_tasks: u32,
     pub tags: Vec<String>,
     pub params: serde_json::Map<String, serde_json::Value>,
+    /// Whether a run's conf may set keys not declared in `params` (off by
+    /// default: conf values reach templates, so only declared ones may).
+    pub allow_undeclared_conf: bool,
     /// Tasks in file order; `graph` indexes the same order.
     pub tasks: Vec<Task>,
     pub graph: DagGraph,

@@ -42,6 +42,16 @@ pub struct Local {
 impl Local {
     /// Loads the DAGs once (so errors show at once), then starts the loops.
     pub async fn start(store: Store, registry: Registry, opts: LocalOptions) -> Result<Local, RuntimeError> {
+        Self::start_with(store, registry, opts, &super::Limits::default()).await
+    }
+
+    /// [`Local::start`] with the installation's limits.
+    pub async fn start_with(
+        store: Store,
+        registry: Registry,
+        opts: LocalOptions,
+        limits: &super::Limits,
+    ) -> Result<Local, RuntimeError> {
         let cache = Arc::new(DagCache::new(store.clone(), registry));
         let processor = Arc::new(DagProcessor::new(
             opts.dags_folder.clone(),
@@ -80,13 +90,14 @@ impl Local {
                 cache.clone(),
                 signals.clone(),
                 opts.timing.clone(),
-            );
+            )
+            .with_log_retention(limits.log_retention);
             let s = stop.clone();
             handles.push(tokio::spawn(async move { sched.run(s).await }));
         }
         let mut worker_id = None;
         if opts.run_worker {
-            let mut config = WorkerConfig::new(opts.slots);
+            let mut config = WorkerConfig::new(opts.slots).with_limits(limits);
             config.overrides = opts.overrides.clone();
             config.only_dag = opts.scope.only_dag.clone();
             let worker = Arc::new(Worker::new(

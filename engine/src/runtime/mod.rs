@@ -7,6 +7,8 @@
 mod backfill;
 mod bridge;
 mod cache;
+mod host_paths;
+mod limits;
 mod local;
 mod masking;
 mod processor;
@@ -25,10 +27,11 @@ use tokio::sync::Notify;
 pub use backfill::{Reprocess, Step, apply_step, plan_backfill};
 pub use bridge::{SCHEDULER_CHANNEL, WORKERS_CHANNEL, payload, spawn_listener};
 pub use cache::DagCache;
+pub use limits::{Limits, LogLimits};
 pub use local::{Local, LocalOptions};
 pub use masking::{Masker, hide_sensitive_keys, is_sensitive_name};
 pub use processor::{Current, DagProcessor, ProcessorReport};
-pub use runs::create_run;
+pub use runs::{check_conf, create_run};
 pub use scheduler::{Scheduler, Scope};
 pub use worker::{Worker, WorkerConfig};
 
@@ -176,6 +179,13 @@ pub enum RuntimeError {
         version_id: i64,
         dag_id: String,
         message: String,
+    },
+    /// A run's conf set keys the DAG does not declare in `params`.
+    #[error("{}", runs::undeclared_conf_message(dag_id, keys, declared))]
+    UndeclaredConf {
+        dag_id: String,
+        keys: Vec<String>,
+        declared: Vec<String>,
     },
 }
 

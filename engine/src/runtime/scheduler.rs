@@ -57,7 +57,12 @@ pub struct Scheduler {
     skipped: std::sync::Mutex<HashMap<String, DataInterval>>,
     /// Running runs, by primary key, as this scheduler last saw them.
     views: tokio::sync::Mutex<HashMap<i64, RunView>>,
+    /// Log lines older than this are deleted (see [`Scheduler::prune_logs`]).
+    log_retention: Option<Duration>,
 }
+
+/// How often the scheduler deletes log lines past their retention.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
 /// What one pass did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -102,7 +107,20 @@ impl Scheduler {
             timing,
             skipped: Default::default(),
             views: Default::default(),
+            log_retention: Some(super::Limits::DEFAULT_LOG_RETENTION),
         }
+    }
+
+    /// Keeps log lines this long (`None`: forever).
+    pub fn with_log_retention(mut self, retention: Option<Duration>) -> Self {
+        self.log_retention = retention;
+        self
+    }
+
+    /// Deletes log lines older than the retention; the count deleted.
+    /// Several schedulers may do it at once: a line is deleted once.
+    pub async fn prune_logs(&self, now: Timestamp) -> Result<u64, RuntimeError> {
+        prune_logs(&self.store, self.log_retention, now).await
     }
 
     /// Registers this scheduler among the live processes (a backfill hands
@@ -133,8 +151,16 @@ impl Scheduler {
         // The first pass, and one whose sleep ran out, look at everything.
         let mut full_due = true;
         let mut deadline = tokio::time::Instant::now();
+        // Not for a backfill's or a test's own scheduler.
+        let mut prune = (self.scope.only_dag.is_none() && self.log_retention.is_some()).then(|| PruneLogs {
+            last: None,
+            running: None,
+        });
         loop {
             let now = Timestamp::now();
+            if let Some(p) = &mut prune {
+                p.maybe_start(self, now);
+            }
             if now.duration_since(last_reap) >= SignedDuration::try_from(self.timing.heartbeat).unwrap_or_default() {
                 if let Err(e) = self.announce(now).await {
                     tracing::error!(error = %e, "scheduler heartbeat failed");
@@ -466,5 +492,43 @@ impl Scheduler {
             self.signals.wake_all();
         }
         Ok(true)
+    }
+}
+
+/// The cleanup of old log lines: at most one at a time, every
+/// [`PRUNE_EVERY`], beside the scheduling loop (never in its way).
+struct PruneLogs {
+    last: Option<std::time::Instant>,
+    running: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl PruneLogs {
+    fn maybe_start(&mut self, scheduler: &Scheduler, now: Timestamp) {
+        if self.running.as_ref().is_some_and(|h| !h.is_finished()) {
+            return;
+        }
+        if self.last.is_some_and(|t| t.elapsed() < PRUNE_EVERY) {
+            return;
+        }
+        self.last = Some(std::time::Instant::now());
+        let (store, retention) = (scheduler.store.clone(), scheduler.log_retention);
+        self.running = Some(tokio::spawn(async move {
+            match prune_logs(&store, retention, now).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(lines = n, "deleted log lines past their retention"),
+                Err(e) => tracing::error!(error = %e, "deleting old log lines failed"),
+            }
+        }));
+    }
+}
+
+async fn prune_logs(store: &Store, retention: Option<Duration>, now: Timestamp) -> Result<u64, RuntimeError> {
+    let before = retention
+        .and_then(|keep| SignedDuration::try_from(keep).ok())
+        .and_then(|keep| now.checked_sub(keep).ok());
+    match before {
+        Some(before) => Ok(store.prune_logs(before).await?),
+        // Forever, or longer than time goes back.
+        None => Ok(0),
     }
 }

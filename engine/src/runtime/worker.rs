@@ -17,6 +17,7 @@ use crate::duration::format_duration;
 use crate::operator::{LogSink, LogStream, TaskContext, TaskError};
 use crate::store::{Claimed, DownstreamClaim, Store, TryOutcome, WorkerInfo};
 use crate::template::{TemplateContext, render_node};
+use updraft_operator_api::{LogLimits, human_bytes};
 
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
@@ -30,6 +31,13 @@ pub struct WorkerConfig {
     pub drain_grace: Duration,
     /// How long a cancelled operator gets to stop before it is abandoned.
     pub cancel_grace: Duration,
+    /// Per try: the longest log line and the most log kept.
+    pub log_limits: LogLimits,
+    /// The largest output (JSON text) a try may return.
+    pub max_output_bytes: usize,
+    /// Host path prefixes under which a bind mount built from what a run
+    /// sets may lie (see `runtime/host_paths.rs`); none by default.
+    pub allowed_mounts: Vec<std::path::PathBuf>,
 }
 
 impl WorkerConfig {
@@ -47,7 +55,18 @@ impl WorkerConfig {
             slots: slots.max(1),
             drain_grace: Duration::from_secs(30),
             cancel_grace: Duration::from_secs(15),
+            log_limits: LogLimits::default(),
+            max_output_bytes: super::Limits::DEFAULT_MAX_OUTPUT_BYTES,
+            allowed_mounts: Vec::new(),
         }
+    }
+
+    /// With the installation's limits on logs, outputs and mounts.
+    pub fn with_limits(mut self, limits: &super::Limits) -> Self {
+        self.log_limits = limits.log;
+        self.max_output_bytes = limits.max_output_bytes;
+        self.allowed_mounts = limits.allowed_mounts.clone();
+        self
     }
 }
 
@@ -544,8 +563,23 @@ impl Worker {
             c.ti.try_number,
             masker.redact_json(rendered.to_json()).to_string(),
         );
+        if let Err(e) =
+            super::host_paths::check_host_paths(self.cache.registry(), task, &rendered, &self.config.allowed_mounts)
+        {
+            let error = masker.mask(&e);
+            system(format!("failed (not retried): {error}"));
+            return fatal(error);
+        }
         let sink_log = log.clone();
         let room = log.writer.clone();
+        let sink = LogSink::new(move |stream, line| {
+            sink_log.line(stream, line);
+        })
+        .with_backpressure(move || {
+            let room = room.clone();
+            Box::pin(async move { room.room_for_logs().await })
+        })
+        .with_limits(self.config.log_limits);
         let task_ctx = TaskContext {
             dag_id: c.run.dag_id.clone(),
             task_id: task.task_id.clone(),
@@ -558,13 +592,7 @@ impl Worker {
                 .max_tries
                 .saturating_sub(task.retry.retries)
                 .clamp(1, c.ti.try_number.max(1)),
-            log: LogSink::new(move |stream, line| {
-                sink_log.line(stream, line);
-            })
-            .with_backpressure(move || {
-                let room = room.clone();
-                Box::pin(async move { room.room_for_logs().await })
-            }),
+            log: sink.clone(),
             cancel: cancel.clone(),
             connections,
             // Removed when the operator's future (and every copy of the
@@ -587,6 +615,10 @@ impl Worker {
             },
         };
         tracing::debug!("operator ended");
+        if let Some(summary) = sink.summary() {
+            system(summary);
+        }
+        let result = result.and_then(|output| self.bounded_output(output));
         match result {
             Ok(output) => {
                 system("succeeded".into());
@@ -634,6 +666,40 @@ impl Worker {
                 Ending::Report(TryOutcome::Failed { error, retry_at: None })
             }
         }
+    }
+}
+
+impl Worker {
+    /// An output over [`WorkerConfig::max_output_bytes`] fails the try
+    /// (not retried: the same work returns the same output).
+    fn bounded_output(&self, output: crate::operator::Output) -> Result<crate::operator::Output, TaskError> {
+        let max = self.config.max_output_bytes;
+        let mut size = ByteCount(0);
+        serde_json::to_writer(&mut size, &output).expect("counting never fails");
+        let size = size.0;
+        if size <= max {
+            return Ok(output);
+        }
+        Err(TaskError::Fatal(format!(
+            "the task's output is {} of JSON, over the limit of {} (UPDRAFT_MAX_TASK_OUTPUT): \
+             write large results to a file or a bucket and return its location",
+            human_bytes(size as u64),
+            human_bytes(max as u64)
+        )))
+    }
+}
+
+/// How many bytes are written to it.
+struct ByteCount(usize);
+
+impl std::io::Write for ByteCount {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len();
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 

@@ -12,6 +12,15 @@ pub type LogRow<'a> = (i64, u32, Timestamp, &'a str, &'a str);
 /// Lines per INSERT: 5 parameters each, within SQLite's limit.
 pub(crate) const LOG_ROWS_PER_INSERT: usize = 150;
 
+/// Lines looked at per DELETE of [`Store::prune_logs`]: each statement is
+/// short, so workers' inserts are not held up.
+const PRUNE_BATCH: i64 = 5000;
+
+/// The most characters of one line [`Store::read_logs`] returns: lines are
+/// cut when written (64 KiB by default), this bounds what older versions
+/// stored whole.
+pub const READ_LINE_CHARS: usize = 1 << 20;
+
 /// One INSERT of at most [`LOG_ROWS_PER_INSERT`] lines.
 /// A try's rendered config (JSON text, masked): ti_id, try_number, fields.
 pub type RenderedRow<'a> = (i64, u32, &'a str);
@@ -98,10 +107,38 @@ impl Store {
         .transpose()
     }
 
-    /// A try's log lines after `after_seq` (0 for the start), at most `limit`.
+    /// Deletes the log lines written before `before`, oldest first, and
+    /// returns how many. Lines are looked at in id order, a batch at a
+    /// time, and it stops at the first batch holding a newer line: ids
+    /// follow the time lines were written, so an index on the time is not
+    /// needed (and not paid for by every insert).
+    pub async fn prune_logs(&self, before: Timestamp) -> Result<u64> {
+        let mut total = 0;
+        loop {
+            let deleted = sqlx::query(
+                "DELETE FROM task_logs WHERE id IN (SELECT id FROM task_logs ORDER BY id LIMIT $1) AND at < $2",
+            )
+            .bind(PRUNE_BATCH)
+            .bind(us(before))
+            .execute(&mut *self.writes().await?)
+            .await?
+            .rows_affected();
+            total += deleted;
+            if deleted < PRUNE_BATCH as u64 {
+                return Ok(total);
+            }
+        }
+    }
+
+    /// A try's log lines after `after_seq` (0 for the start), at most
+    /// `limit`, each at most [`READ_LINE_CHARS`] long.
     pub async fn read_logs(&self, ti_id: i64, try_number: u32, after_seq: i64, limit: i64) -> Result<Vec<LogLine>> {
         let rows = sqlx::query(
-            "SELECT id, at, stream, line FROM task_logs WHERE ti_id = $1 AND try_number = $2 AND id > $3 ORDER BY id LIMIT $4",
+            // 1048576: READ_LINE_CHARS (a literal: Postgres has no
+            // substr(text, int, bigint)).
+            "SELECT id, at, stream, CASE WHEN length(line) > 1048576 \
+             THEN substr(line, 1, 1048576) || ' [... line cut at 1048576 characters when read]' ELSE line END \
+             FROM task_logs WHERE ti_id = $1 AND try_number = $2 AND id > $3 ORDER BY id LIMIT $4",
         )
         .bind(ti_id)
         .bind(i64::from(try_number))

@@ -36,7 +36,7 @@ use sqlx::{AnyConnection, AnyPool, ConnectOptions};
 use conn::{WriteConn, Writes};
 
 pub use dags::StoredDag;
-pub use logs::{LogRow, RenderedRow};
+pub use logs::{LogRow, READ_LINE_CHARS, RenderedRow};
 pub use model::*;
 pub use secrets::{Resealed, SecretCounts};
 pub use tasks::{Claimed, DownstreamClaim, Reaped};

@@ -30,6 +30,7 @@ async fn postgres() -> Option<TestStore> {
 
 #[path = "../common/mod.rs"]
 mod common;
+mod logs;
 mod people;
 mod runs;
 mod secrets;
@@ -69,6 +70,8 @@ conformance!(
     tasks::a_report_carries_its_lines_and_the_next_claim,
     tasks::transitions_only_from_expected_states,
     people::logs_append_and_follow,
+    logs::old_log_lines_are_pruned_oldest_first,
+    logs::a_huge_stored_line_is_cut_when_read,
     secrets::connections_and_variables,
     people::workers_come_and_go,
     people::users_tokens_and_sessions,
