@@ -61,8 +61,8 @@ pub struct Cli {
 #[derive(Debug, Clone, clap::Args)]
 pub struct TaskLimitArgs {
     /// The longest log line kept, in bytes; a longer line is cut, with a marker.
-    #[arg(long, global = true, env = "UPDRAFT_LOG_LINE_MAX", default_value_t = LogLimits::DEFAULT_LINE_BYTES, value_name = "BYTES", value_parser = clap::value_parser!(usize).range(1..))]
-    pub log_line_max: usize,
+    #[arg(long, global = true, env = "UPDRAFT_LOG_LINE_MAX", default_value_t = LogLimits::DEFAULT_LINE_BYTES as u64, value_name = "BYTES", value_parser = clap::value_parser!(u64).range(1..))]
+    pub log_line_max: u64,
     /// The most log one try keeps, in bytes; later lines are dropped and counted.
     #[arg(long, global = true, env = "UPDRAFT_LOG_TRY_MAX", default_value_t = LogLimits::DEFAULT_TRY_BYTES, value_name = "BYTES")]
     pub log_try_max: u64,
@@ -94,7 +94,7 @@ impl TaskLimitArgs {
     pub fn limits(&self) -> Limits {
         Limits {
             log: LogLimits {
-                line_bytes: self.log_line_max,
+                line_bytes: usize::try_from(self.log_line_max).unwrap_or(usize::MAX),
                 try_bytes: self.log_try_max,
             },
             max_output_bytes: self.max_task_output,
