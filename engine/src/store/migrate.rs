@@ -44,6 +44,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../../migrations/sqlite/0005_rendered_fields.sql"),
         postgres: include_str!("../../../migrations/postgres/0005_rendered_fields.sql"),
     },
+    Migration {
+        version: 6,
+        name: "token_expiry",
+        sqlite: include_str!("../../../migrations/sqlite/0006_token_expiry.sql"),
+        postgres: include_str!("../../../migrations/postgres/0006_token_expiry.sql"),
+    },
 ];
 
 const LOCK_ID: i64 = 0x0055_7064_7261_6674; // "Updraft"

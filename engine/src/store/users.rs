@@ -7,6 +7,20 @@ use sqlx::Row;
 
 use super::{Result, Store, now_us, ts, us};
 
+/// How many hex digits of a token's hash name it in listings.
+pub const TOKEN_ID_LEN: usize = 12;
+const WEB_SECRET: &str = "web_secret";
+
+/// An API token as listed: never the token, only its id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenInfo {
+    /// The first [`TOKEN_ID_LEN`] hex digits of the token's hash.
+    pub id: String,
+    pub name: String,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
 /// A user as listed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserInfo {
@@ -17,7 +31,17 @@ pub struct UserInfo {
 
 impl Store {
     /// Creates a user, or replaces the password hash of an existing one.
+    /// A new password ends every session and API token of the user (in the
+    /// same transaction): whoever knew the old one keeps no access.
     pub async fn set_user(&self, username: &str, password_hash: &str) -> Result<()> {
+        let mut conn = self.writes().await?;
+        let mut tx = conn.begin().await?;
+        for sql in [
+            "DELETE FROM api_tokens WHERE username = $1",
+            "DELETE FROM web_sessions WHERE username = $1",
+        ] {
+            sqlx::query(sql).bind(username).execute(&mut *tx).await?;
+        }
         sqlx::query(
             "INSERT INTO users (username, password_hash, created_at) VALUES ($1, $2, $3) \
              ON CONFLICT (username) DO UPDATE SET password_hash = excluded.password_hash",
@@ -25,8 +49,9 @@ impl Store {
         .bind(username)
         .bind(password_hash)
         .bind(now_us())
-        .execute(&mut *self.writes().await?)
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -81,24 +106,87 @@ impl Store {
         Ok(done.rows_affected() > 0)
     }
 
-    pub async fn add_api_token(&self, username: &str, name: &str, token_hash: &str) -> Result<()> {
-        sqlx::query("INSERT INTO api_tokens (token_hash, username, name, created_at) VALUES ($1, $2, $3, $4)")
-            .bind(token_hash)
-            .bind(username)
-            .bind(name)
-            .bind(now_us())
-            .execute(&mut *self.writes().await?)
-            .await?;
+    /// Stores an API token (by hash) valid until `expires_at`.
+    pub async fn add_api_token(
+        &self,
+        username: &str,
+        name: &str,
+        token_hash: &str,
+        expires_at: Timestamp,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO api_tokens (token_hash, username, name, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(token_hash)
+        .bind(username)
+        .bind(name)
+        .bind(now_us())
+        .bind(us(expires_at))
+        .execute(&mut *self.writes().await?)
+        .await?;
         Ok(())
     }
 
-    /// The user an API token (by hash) belongs to.
+    /// The user a live API token (by hash) belongs to; expired tokens are
+    /// not found.
     pub async fn token_user(&self, token_hash: &str) -> Result<Option<String>> {
-        let row = sqlx::query("SELECT username FROM api_tokens WHERE token_hash = $1")
+        let row = sqlx::query("SELECT username FROM api_tokens WHERE token_hash = $1 AND expires_at > $2")
             .bind(token_hash)
+            .bind(now_us())
             .fetch_optional(self.pool())
             .await?;
         row.map(|r| r.try_get(0)).transpose().map_err(Into::into)
+    }
+
+    /// A user's API tokens, expired ones included, oldest first.
+    pub async fn list_tokens(&self, username: &str) -> Result<Vec<TokenInfo>> {
+        let rows = sqlx::query(
+            "SELECT token_hash, name, created_at, expires_at FROM api_tokens WHERE username = $1 \
+             ORDER BY created_at, token_hash",
+        )
+        .bind(username)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let hash: String = r.try_get(0)?;
+                Ok(TokenInfo {
+                    id: hash.chars().take(TOKEN_ID_LEN).collect(),
+                    name: r.try_get(1)?,
+                    created_at: ts(r.try_get(2)?)?,
+                    expires_at: ts(r.try_get::<Option<i64>, _>(3)?.unwrap_or(0))?,
+                })
+            })
+            .collect()
+    }
+
+    /// Deletes a user's tokens whose id (as listed) or name is `token`;
+    /// returns how many.
+    pub async fn revoke_token(&self, username: &str, token: &str) -> Result<u64> {
+        let sql = format!(
+            "DELETE FROM api_tokens WHERE username = $1 AND (name = $2 OR substr(token_hash, 1, {TOKEN_ID_LEN}) = $2)"
+        );
+        let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(username)
+            .bind(token)
+            .execute(&mut *self.writes().await?)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// The web UI's random secret for this store (it signs CSRF tokens),
+    /// made by the first process that asks. `make` supplies a new one.
+    pub async fn web_secret(&self, make: impl FnOnce() -> String) -> Result<String> {
+        sqlx::query("INSERT INTO store_meta (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
+            .bind(WEB_SECRET)
+            .bind(make())
+            .execute(&mut *self.writes().await?)
+            .await?;
+        Ok(sqlx::query("SELECT value FROM store_meta WHERE name = $1")
+            .bind(WEB_SECRET)
+            .fetch_one(self.pool())
+            .await?
+            .try_get(0)?)
     }
 
     pub async fn create_session(&self, session_hash: &str, username: &str, expires_at: Timestamp) -> Result<()> {

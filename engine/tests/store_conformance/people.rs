@@ -32,13 +32,34 @@ pub async fn workers_come_and_go(store: &Store) {
 
 pub async fn users_tokens_and_sessions(store: &Store) {
     assert_eq!(store.count_users().await.unwrap(), 0);
+    let later = Timestamp::now() + SignedDuration::from_hours(1);
     store.set_user("ada", "hash1").await.unwrap();
+    store.add_api_token("ada", "old", "oldtok", later).await.unwrap();
+    store.create_session("s0", "ada", later).await.unwrap();
+    // A new password revokes what the old one gave.
     store.set_user("ada", "hash2").await.unwrap();
     assert_eq!(store.user_password_hash("ada").await.unwrap().as_deref(), Some("hash2"));
+    assert_eq!(store.token_user("oldtok").await.unwrap(), None, "token revoked");
+    assert_eq!(store.session_user("s0").await.unwrap(), None, "session revoked");
     assert_eq!(store.user_password_hash("bob").await.unwrap(), None);
-    store.add_api_token("ada", "ci", "tokhash").await.unwrap();
-    assert_eq!(store.token_user("tokhash").await.unwrap().as_deref(), Some("ada"));
-    let later = Timestamp::now() + SignedDuration::from_hours(1);
+    store.add_api_token("ada", "ci", "a1b2c3d4e5f6tokhash", later).await.unwrap();
+    store
+        .add_api_token("ada", "stale", "0f0f0f0f0f0fexpired", Timestamp::now() - SignedDuration::from_secs(1))
+        .await
+        .unwrap();
+    assert_eq!(store.token_user("a1b2c3d4e5f6tokhash").await.unwrap().as_deref(), Some("ada"));
+    assert_eq!(store.token_user("0f0f0f0f0f0fexpired").await.unwrap(), None, "expired");
+    let tokens = store.list_tokens("ada").await.unwrap();
+    assert_eq!(
+        tokens.iter().map(|t| (t.id.as_str(), t.name.as_str())).collect::<Vec<_>>(),
+        [("a1b2c3d4e5f6", "ci"), ("0f0f0f0f0f0f", "stale")]
+    );
+    assert!(tokens[0].expires_at > Timestamp::now() && tokens[1].expires_at < Timestamp::now());
+    assert_eq!(store.revoke_token("bob", "a1b2c3d4e5f6").await.unwrap(), 0, "someone else's");
+    assert_eq!(store.revoke_token("ada", "a1b2c3d4e5f6").await.unwrap(), 1, "by id");
+    assert_eq!(store.token_user("a1b2c3d4e5f6tokhash").await.unwrap(), None);
+    assert_eq!(store.revoke_token("ada", "stale").await.unwrap(), 1, "by name");
+    store.add_api_token("ada", "ci", "tokhash", later).await.unwrap();
     store.create_session("s1", "ada", later).await.unwrap();
     store
         .create_session("old", "ada", Timestamp::now() - SignedDuration::from_hours(1))
@@ -53,6 +74,10 @@ pub async fn users_tokens_and_sessions(store: &Store) {
     assert!(store.delete_user("ada").await.unwrap());
     assert_eq!(store.token_user("tokhash").await.unwrap(), None);
     assert_eq!(store.count_users().await.unwrap(), 0);
+    // The web secret is made once and then kept.
+    let first = store.web_secret(|| "one".into()).await.unwrap();
+    assert_eq!(first, "one");
+    assert_eq!(store.web_secret(|| "two".into()).await.unwrap(), "one");
 }
 
 pub async fn ui_reads(store: &Store) {
