@@ -53,6 +53,9 @@ pub struct Cli {
     #[command(flatten)]
     pub task_limits: TaskLimitArgs,
 
+    #[command(flatten)]
+    pub web_limits: WebLimitArgs,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -106,6 +109,41 @@ impl TaskLimitArgs {
                 .filter(|p| !p.as_os_str().is_empty())
                 .cloned()
                 .collect(),
+        }
+    }
+}
+
+/// What the web UI allows one client (see README, "Limits").
+#[derive(Debug, Clone, clap::Args)]
+pub struct WebLimitArgs {
+    /// Web UI: open connections at most; more are closed at once.
+    #[arg(long, global = true, env = "UPDRAFT_WEB_MAX_CONNECTIONS", default_value_t = 256, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub web_max_connections: u32,
+    /// Web UI: seconds a client has to send a request's headers (and to
+    /// keep an idle connection open).
+    #[arg(long, global = true, env = "UPDRAFT_WEB_HEADER_TIMEOUT", default_value_t = 10, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub web_header_timeout: u64,
+    /// Web UI: the largest request body in bytes (larger: 413).
+    #[arg(long, global = true, env = "UPDRAFT_WEB_MAX_BODY", default_value_t = 1 << 20, value_name = "BYTES")]
+    pub web_max_body: usize,
+    /// Web UI: live log streams per client address.
+    #[arg(long, global = true, env = "UPDRAFT_WEB_SSE_PER_CLIENT", default_value_t = 8, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub web_sse_per_client: u32,
+    /// Web UI: password checks at once (argon2, ~19 MiB each); more logins
+    /// wait up to 2 s, then get 503.
+    #[arg(long, global = true, env = "UPDRAFT_WEB_LOGIN_HASHES", default_value_t = 2, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub web_login_hashes: u32,
+}
+
+impl WebLimitArgs {
+    pub fn limits(&self) -> updraft_web::WebLimits {
+        updraft_web::WebLimits {
+            max_connections: self.web_max_connections as usize,
+            header_timeout: std::time::Duration::from_secs(self.web_header_timeout),
+            max_body_bytes: self.web_max_body,
+            sse_per_client: self.web_sse_per_client as usize,
+            login_hashes: self.web_login_hashes as usize,
+            ..Default::default()
         }
     }
 }
@@ -199,6 +237,8 @@ pub struct Settings {
     pub overrides: Overrides,
     /// What tasks may write and keep.
     pub limits: Limits,
+    /// What the web UI allows one client.
+    pub web_limits: updraft_web::WebLimits,
 }
 
 /// Connections and variables from the environment; a malformed connection
@@ -233,6 +273,7 @@ impl Cli {
             overrides: env_overrides(),
             secret_key: self.secret_key.clone(),
             limits: self.task_limits.limits(),
+            web_limits: self.web_limits.limits(),
         }
     }
 }

@@ -49,7 +49,12 @@ async fn time(app: &axum::Router, uri: &str, runs: usize) -> (Duration, usize) {
         let start = Instant::now();
         let resp = app
             .clone()
-            .oneshot(Request::get(uri).body(Body::empty()).unwrap())
+            .oneshot(
+                Request::get(uri)
+                    .header("host", "127.0.0.1")
+                    .body(Body::empty())
+                    .unwrap(),
+            )
             .await
             .unwrap();
         assert_eq!(resp.status(), 200, "{uri}");
@@ -110,6 +115,8 @@ async fn main() {
         overrides: Default::default(),
         allow_open: true,
         secure_cookies: true,
+        signing_key: None,
+        limits: Default::default(),
     }));
     let runs = 15;
     let (dags, dags_size) = time(&app, "/dags", runs).await;

@@ -5,13 +5,23 @@
 mod actions;
 mod api;
 pub mod auth;
+mod csrf;
 mod graph;
+mod headers;
 mod limit;
+mod login;
+mod origin;
 mod pages;
+mod server;
+mod streams;
 mod views;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
+
+pub use limit::LoginPolicy;
+pub use server::serve;
 
 use axum::Router;
 use axum::http::{StatusCode, header};
@@ -35,6 +45,53 @@ pub struct WebParams {
     pub allow_open: bool,
     /// Mark cookies `Secure` (browsers still keep them on http://localhost).
     pub secure_cookies: bool,
+    /// Signs CSRF tokens and device cookies when set (derived from
+    /// `UPDRAFT_SECRET_KEY`); else a random secret kept in the store.
+    pub signing_key: Option<SigningKey>,
+    pub limits: WebLimits,
+}
+
+/// A secret that never shows in `Debug` output.
+#[derive(Clone)]
+pub struct SigningKey(pub String);
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SigningKey(***)")
+    }
+}
+
+/// What one UI process allows, so that no client can exhaust it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebLimits {
+    /// Open connections at most; more are closed at once.
+    pub max_connections: usize,
+    /// Time a client has to send a request's headers (also how long an
+    /// idle kept-alive connection stays open).
+    pub header_timeout: Duration,
+    /// Request bodies larger than this are refused with 413.
+    pub max_body_bytes: usize,
+    /// Live log streams (server-sent events) per client address.
+    pub sse_per_client: usize,
+    /// Password hashes computed at once (argon2 takes ~19 MiB each).
+    pub login_hashes: usize,
+    /// How long a login waits for a hash slot before a 503.
+    pub login_hash_wait: Duration,
+    pub login: LoginPolicy,
+}
+
+impl Default for WebLimits {
+    fn default() -> Self {
+        WebLimits {
+            max_connections: 256,
+            header_timeout: Duration::from_secs(10),
+            max_body_bytes: 1 << 20,
+            sse_per_client: 8,
+            login_hashes: 2,
+            login_hash_wait: Duration::from_secs(2),
+            login: LoginPolicy::default(),
+        }
+    }
 }
 
 /// Shared by every handler.
@@ -42,17 +99,35 @@ pub struct WebParams {
 pub struct AppState {
     inner: Arc<WebParams>,
     logins: Arc<limit::LoginLimiter>,
+    hashes: Arc<tokio::sync::Semaphore>,
+    key: Arc<tokio::sync::OnceCell<csrf::Key>>,
+    streams: Arc<streams::StreamCounts>,
 }
 
 impl AppState {
     pub fn new(params: WebParams) -> Self {
         AppState {
+            logins: Arc::new(limit::LoginLimiter::new(params.limits.login.clone())),
+            hashes: Arc::new(tokio::sync::Semaphore::new(params.limits.login_hashes.max(1))),
+            key: Arc::default(),
+            streams: Arc::default(),
             inner: Arc::new(params),
-            logins: Arc::default(),
         }
     }
     pub(crate) fn logins(&self) -> &limit::LoginLimiter {
         &self.logins
+    }
+    pub(crate) fn hashes(&self) -> &Arc<tokio::sync::Semaphore> {
+        &self.hashes
+    }
+    pub(crate) fn streams(&self) -> &Arc<streams::StreamCounts> {
+        &self.streams
+    }
+    /// The key signing CSRF tokens and device cookies, read once.
+    pub(crate) async fn key(&self) -> WebResult<&csrf::Key> {
+        self.key
+            .get_or_try_init(|| csrf::Key::load(self.store(), self.inner.signing_key.as_ref()))
+            .await
     }
     pub(crate) fn store(&self) -> &Store {
         &self.inner.store
@@ -88,6 +163,15 @@ pub enum WebError {
     Unauthorized,
     #[error("{0}")]
     Forbidden(String),
+    /// The `Host` or `Origin` is not one this server answers to.
+    #[error("{0}")]
+    Misdirected(String),
+    #[error("request body too large: at most {0} bytes")]
+    TooLarge(usize),
+    #[error("{message}")]
+    TooMany { message: String, retry_after: Duration },
+    #[error("{message}")]
+    Busy { message: String, retry_after: Duration },
     #[error("internal error")]
     Internal(String),
 }
@@ -115,6 +199,10 @@ impl WebError {
             WebError::Conflict(_) => StatusCode::CONFLICT,
             WebError::Unauthorized => StatusCode::UNAUTHORIZED,
             WebError::Forbidden(_) => StatusCode::FORBIDDEN,
+            WebError::Misdirected(_) => StatusCode::MISDIRECTED_REQUEST,
+            WebError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            WebError::TooMany { .. } => StatusCode::TOO_MANY_REQUESTS,
+            WebError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             WebError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -126,18 +214,38 @@ impl WebError {
         }
         self.to_string()
     }
+
+    fn retry_after(&self) -> Option<Duration> {
+        match self {
+            WebError::TooMany { retry_after, .. } | WebError::Busy { retry_after, .. } => Some(*retry_after),
+            _ => None,
+        }
+    }
 }
+
+/// The message of an error response, for [`headers::api_json`] to answer
+/// `/api/v1` requests with JSON whatever produced the error.
+#[derive(Debug, Clone)]
+pub(crate) struct PublicMessage(pub String);
 
 impl IntoResponse for WebError {
     fn into_response(self) -> Response {
         let status = self.status();
+        let retry = self.retry_after();
+        let message = self.public_message();
         let page = views::ErrorPage {
             status: status.as_u16(),
-            message: self.public_message(),
+            message: message.clone(),
             user: None,
             csrf: String::new(),
         };
-        (status, views::html(&page)).into_response()
+        let mut r = (status, views::html(&page)).into_response();
+        if let Some(wait) = retry {
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, wait.as_secs().max(1).into());
+        }
+        r.extensions_mut().insert(PublicMessage(message));
+        r
     }
 }
 
@@ -146,6 +254,7 @@ pub(crate) type WebResult<T> = Result<T, WebError>;
 /// The whole application: pages, actions, the JSON API and static files,
 /// behind authentication and CSRF checks.
 pub fn router(state: AppState) -> Router {
+    let max_body = state.params().limits.max_body_bytes;
     let pages = Router::new()
         .route("/", get(pages::index))
         .route("/dags", get(pages::dags))
@@ -168,20 +277,23 @@ pub fn router(state: AppState) -> Router {
             "/dags/{dag_id}/runs/{run_id}/tasks/{task_id}/mark",
             post(actions::mark_form),
         )
-        .route("/logout", post(auth::logout));
+        .route("/logout", post(login::logout));
     let api = api::routes();
     Router::new()
         .merge(pages)
         .nest("/api/v1", api)
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::guard))
-        .route("/login", get(auth::login_page).post(auth::login))
+        .route("/login", get(login::login_page).post(login::login))
         .route(
             "/static/app.js",
             get(|| async { static_file("text/javascript", APP_JS) }),
         )
         .route("/static/app.css", get(|| async { static_file("text/css", APP_CSS) }))
-        .layer(axum::middleware::from_fn(auth::csrf))
         .fallback(|| async { WebError::NotFound("no such page".into()) })
+        .layer(axum::middleware::from_fn_with_state(state.clone(), csrf::check))
+        .layer(axum::extract::DefaultBodyLimit::max(max_body))
+        .layer(axum::middleware::from_fn(headers::api_json))
+        .layer(axum::middleware::from_fn(headers::security))
         .with_state(state)
 }
 
@@ -202,14 +314,4 @@ fn static_file(content_type: &'static str, body: &'static str) -> Response {
 /// Whether an address is on this machine only.
 pub fn is_loopback(addr: &SocketAddr) -> bool {
     addr.ip().is_loopback()
-}
-
-/// Serves the UI on `listener` until `stop` resolves.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    params: WebParams,
-    stop: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let app = router(AppState::new(params));
-    axum::serve(listener, app).with_graceful_shutdown(stop).await
 }

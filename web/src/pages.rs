@@ -453,9 +453,15 @@ pub async fn task(
 /// log read to the end.
 pub async fn log_stream(
     State(state): State<AppState>,
+    Extension(client): Extension<crate::auth::Client>,
     Path((dag_id, run_id, task_id)): Path<(String, String, String)>,
     Query(q): Query<TryQuery>,
 ) -> WebResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
+    let max = state.params().limits.sse_per_client;
+    let slot = state.streams().take(client.0, max).ok_or_else(|| WebError::TooMany {
+        message: format!("too many live logs open from your address (at most {max}): close some pages"),
+        retry_after: std::time::Duration::from_secs(5),
+    })?;
     let (_, ti) = load_ti(&state, &dag_id, &run_id, &task_id).await?;
     let masker = Arc::new(masker(&state).await);
     let try_number = q.try_number.unwrap_or(ti.try_number.max(1));
@@ -469,6 +475,7 @@ pub async fn log_stream(
         after: i64,
         pending: std::collections::VecDeque<Event>,
         done: bool,
+        _slot: crate::streams::StreamSlot,
     }
     let start = Follow {
         state,
@@ -480,6 +487,7 @@ pub async fn log_stream(
         after: q.after,
         pending: Default::default(),
         done: false,
+        _slot: slot,
     };
     let stream = futures_util::stream::unfold(start, |mut f| async move {
         loop {

@@ -119,6 +119,8 @@ async fn trigger_watch_the_grid_and_follow_a_log() {
         overrides: Default::default(),
         allow_open: true,
         secure_cookies: true,
+        signing_key: None,
+        limits: Default::default(),
     };
     let stop = tokio_util_stop();
     let web = tokio::spawn(updraft_web::serve(listener, params, {

@@ -354,13 +354,15 @@ async fn posts_without_the_csrf_token_are_refused() {
     assert_eq!(api_no_header.status, 403);
     assert!(f.store.list_runs("etl", 10).await.unwrap().is_empty());
     assert!(!f.store.get_dag("etl").await.unwrap().unwrap().is_paused);
-    // The header form works for scripts in the page.
+    // The header form works for scripts in the page, with a token the
+    // server issued (a pair of the sender's choosing does not).
+    let token = csrf_token(&app, None).await;
     let ok = send(
         &app,
         Request::post("/api/v1/dags/etl/trigger")
             .header(header::CONTENT_TYPE, "application/json")
-            .header(header::COOKIE, format!("updraft_csrf={CSRF}"))
-            .header("x-csrf-token", CSRF)
+            .header(header::COOKIE, format!("updraft_csrf={token}"))
+            .header("x-csrf-token", &token)
             .body(Body::from("{}"))
             .unwrap(),
     )
@@ -429,7 +431,12 @@ async fn users_log_in_and_tokens_authenticate() {
     // API tokens: no cookie, no CSRF.
     let token = updraft_web::auth::random_token();
     f.store
-        .add_api_token("ada", "ci", &updraft_web::auth::token_hash(&token))
+        .add_api_token(
+            "ada",
+            "ci",
+            &updraft_web::auth::token_hash(&token),
+            jiff::Timestamp::now() + jiff::SignedDuration::from_hours(1),
+        )
         .await
         .unwrap();
     let bearer = |method: &str, uri: &str, body: &str| {
@@ -499,18 +506,7 @@ async fn users_log_in_and_tokens_authenticate() {
     assert_eq!(send(&app, wrong).await.status, 401);
 
     // Logging out ends the session.
-    let out = send(
-        &app,
-        Request::post("/logout")
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .header(
-                header::COOKIE,
-                format!("updraft_session={session}; updraft_csrf={CSRF}"),
-            )
-            .body(Body::from(format!("csrf={CSRF}")))
-            .unwrap(),
-    )
-    .await;
+    let out = post_form_as(&app, Some(&session), "/logout", "").await;
     assert_eq!(out.status, 303);
     assert_eq!(send(&app, with_session("/dags")).await.status, 303);
 }
@@ -531,42 +527,6 @@ async fn import_errors_are_listed_with_file_and_line() {
             .contains("<td>dags/broken.yaml</td><td>3</td><td>unknown operator `shel`</td>"),
         "{}",
         page.body
-    );
-}
-
-#[tokio::test]
-async fn repeated_failed_logins_lock_the_name_out() {
-    let f = fixture().await;
-    for user in ["ada", "bob"] {
-        f.store
-            .set_user(user, &updraft_web::auth::hash_password("correct horse"))
-            .await
-            .unwrap();
-    }
-    let app = f.app(true);
-    for _ in 0..5 {
-        let bad = post_form(&app, "/login", "username=ada&password=guess&next=/dags").await;
-        assert_eq!(bad.status, 401);
-    }
-    // Locked: even the right password is not checked.
-    let locked = post_form(&app, "/login", "username=Ada&password=correct+horse&next=/dags").await;
-    assert_eq!(locked.status, 429, "{}", locked.body);
-    assert!(locked.body.contains("too many failed logins"));
-    let retry_after: u64 = locked.headers[header::RETRY_AFTER].to_str().unwrap().parse().unwrap();
-    assert!((1..=15 * 60).contains(&retry_after));
-    assert!(locked.set_cookie("updraft_session").is_none());
-    // Another name is not affected; an unknown one counts like a known one.
-    let bob = post_form(&app, "/login", "username=bob&password=correct+horse&next=/dags").await;
-    assert_eq!(bob.status, 303);
-    for _ in 0..5 {
-        assert_eq!(
-            post_form(&app, "/login", "username=nobody&password=x").await.status,
-            401
-        );
-    }
-    assert_eq!(
-        post_form(&app, "/login", "username=nobody&password=x").await.status,
-        429
     );
 }
 

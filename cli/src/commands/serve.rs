@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use tokio_util::sync::CancellationToken;
-use updraft_engine::runtime::Overrides;
 use updraft_engine::runtime::{DagCache, Local, LocalOptions, Signals, Timing, Worker, WorkerConfig, spawn_listener};
 use updraft_engine::store::{Store, redact};
 use updraft_web::WebParams;
@@ -45,7 +44,7 @@ async fn bind_web(
     bind: &str,
     cache: Arc<DagCache>,
     signals: Option<Signals>,
-    overrides: Overrides,
+    settings: &Settings,
 ) -> Result<(tokio::net::TcpListener, WebParams)> {
     let listener = tokio::net::TcpListener::bind(bind)
         .await
@@ -72,9 +71,11 @@ async fn bind_web(
             store: store.clone(),
             cache,
             signals,
-            overrides,
+            overrides: settings.overrides.clone(),
             allow_open: loopback,
             secure_cookies: true,
+            signing_key: settings.secret_key.clone().map(updraft_web::SigningKey),
+            limits: settings.web_limits.clone(),
         },
     ))
 }
@@ -111,7 +112,7 @@ async fn serve(settings: &Settings, opts: LocalOptions, what: &str, bind: Option
                 bind,
                 local.cache.clone(),
                 Some(local.signals.clone()),
-                settings.overrides.clone(),
+                settings,
             )
             .await
             {
@@ -160,11 +161,14 @@ pub fn scheduler(settings: &Settings) -> Result<ExitCode> {
 pub fn web(settings: &Settings, bind: &str) -> Result<ExitCode> {
     runtime()?.block_on(async {
         let store = open(settings).await?;
-        let cache = Arc::new(DagCache::new(
-            store.clone(),
-            updraft_engine::Registry::with(updraft_operators::register_all),
-        ));
-        let (listener, params) = bind_web(&store, bind, cache, None, settings.overrides.clone()).await?;
+        let cache = Arc::new(
+            DagCache::new(
+                store.clone(),
+                updraft_engine::Registry::with(updraft_operators::register_all),
+            )
+            .with_limits(settings.limits.dags),
+        );
+        let (listener, params) = bind_web(&store, bind, cache, None, settings).await?;
         let stop = CancellationToken::new();
         let web = spawn_web(listener, params, stop.clone());
         terminated().await;
@@ -178,10 +182,13 @@ pub fn worker(settings: &Settings, slots: u32) -> Result<ExitCode> {
     runtime()?.block_on(async {
         let store = open(settings).await?;
         check_secrets(&store, settings).await?;
-        let cache = Arc::new(DagCache::new(
-            store.clone(),
-            updraft_engine::Registry::with(updraft_operators::register_all),
-        ));
+        let cache = Arc::new(
+            DagCache::new(
+                store.clone(),
+                updraft_engine::Registry::with(updraft_operators::register_all),
+            )
+            .with_limits(settings.limits.dags),
+        );
         let signals = Signals::default();
         let config = WorkerConfig::new(slots)
             .with_overrides(settings.overrides.clone())

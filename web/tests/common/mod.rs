@@ -11,12 +11,13 @@ use http_body_util::BodyExt;
 use tower::ServiceExt;
 use updraft_engine::runtime::{DagCache, Overrides};
 use updraft_engine::store::Store;
-use updraft_web::{AppState, WebParams};
+use updraft_web::{AppState, WebLimits, WebParams};
 
 pub const DAG: &str = r#"description: three steps
 schedule: "0 2 * * *"
 start_date: 2024-11-01
 tags: [etl, nightly]
+params: {k: 0, a: 0}
 tasks:
   extract:
     operator: shell
@@ -60,14 +61,22 @@ pub async fn add_dag(store: &Store, cache: &DagCache, dag_id: &str, source: &str
 
 impl Fixture {
     pub fn app(&self, allow_open: bool) -> Router {
-        updraft_web::router(AppState::new(WebParams {
+        self.app_with(allow_open, WebLimits::default())
+    }
+    pub fn app_with(&self, allow_open: bool, limits: WebLimits) -> Router {
+        updraft_web::router(AppState::new(self.params(allow_open, limits)))
+    }
+    pub fn params(&self, allow_open: bool, limits: WebLimits) -> WebParams {
+        WebParams {
             store: self.store.clone(),
             cache: self.cache.clone(),
             signals: None,
             overrides: Overrides::default(),
             allow_open,
             secure_cookies: true,
-        }))
+            signing_key: None,
+            limits,
+        }
     }
 }
 
@@ -94,7 +103,13 @@ impl Reply {
     }
 }
 
-pub async fn send(app: &Router, req: Request<Body>) -> Reply {
+/// Sends `req` as a browser on this machine would: with `Host: 127.0.0.1`
+/// unless it names another.
+pub async fn send(app: &Router, mut req: Request<Body>) -> Reply {
+    if !req.headers().contains_key(header::HOST) {
+        req.headers_mut()
+            .insert(header::HOST, header::HeaderValue::from_static("127.0.0.1:8080"));
+    }
     let resp: Response<Body> = app.clone().oneshot(req).await.unwrap();
     let status = resp.status().as_u16();
     let headers = resp.headers().clone();
@@ -110,24 +125,48 @@ pub async fn get(app: &Router, uri: &str) -> Reply {
     send(app, Request::get(uri).body(Body::empty()).unwrap()).await
 }
 
+/// A CSRF token of the sender's choosing, not issued by the server.
 pub const CSRF: &str = "0123456789abcdef0123456789abcdef0123";
 
-/// A browser form POST with the CSRF cookie and field.
+/// The CSRF token the server hands a browser (with this session cookie,
+/// if any) on a page.
+pub async fn csrf_token(app: &Router, session: Option<&str>) -> String {
+    let mut req = Request::get("/login");
+    if let Some(s) = session {
+        req = req.header(header::COOKIE, format!("updraft_session={s}"));
+    }
+    let page = send(app, req.body(Body::empty()).unwrap()).await;
+    page.set_cookie("updraft_csrf")
+        .expect("a page hands out the CSRF cookie")
+}
+
+/// A browser form POST with the CSRF cookie and field the server issued.
 pub async fn post_form(app: &Router, uri: &str, form: &str) -> Reply {
+    post_form_as(app, None, uri, form).await
+}
+
+/// The same from a browser logged in with `session`.
+pub async fn post_form_as(app: &Router, session: Option<&str>, uri: &str, form: &str) -> Reply {
+    let token = csrf_token(app, session).await;
+    send(app, form_request(uri, form, &token, session)).await
+}
+
+/// A form POST carrying `token` as both CSRF cookie and field.
+pub fn form_request(uri: &str, form: &str, token: &str, session: Option<&str>) -> Request<Body> {
     let body = if form.is_empty() {
-        format!("csrf={CSRF}")
+        format!("csrf={}", enc(token))
     } else {
-        format!("csrf={CSRF}&{form}")
+        format!("csrf={}&{form}", enc(token))
     };
-    send(
-        app,
-        Request::post(uri)
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .header(header::COOKIE, format!("updraft_csrf={CSRF}"))
-            .body(Body::from(body))
-            .unwrap(),
-    )
-    .await
+    let mut cookies = format!("updraft_csrf={token}");
+    if let Some(s) = session {
+        cookies.push_str(&format!("; updraft_session={s}"));
+    }
+    Request::post(uri)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::COOKIE, cookies)
+        .body(Body::from(body))
+        .unwrap()
 }
 
 pub fn enc(s: &str) -> String {
