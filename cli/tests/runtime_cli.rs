@@ -464,6 +464,43 @@ fn users_and_tokens_and_the_web_ui_refuses_an_open_public_bind() {
     // The token is not stored in the clear.
     let db = std::fs::read(e.path().join(".updraft/updraft.db")).unwrap();
     assert!(!text(&db).contains(&token));
+    // Tokens are listed (id, name, expiry; never the token) and revoked one by one.
+    let out = e.run(&["users", "tokens", "create", "ada", "--name", "deploy", "--expires-in-days", "7"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let list = text(&e.run(&["users", "tokens", "list", "ada"]).stdout);
+    let rows: Vec<&str> = list.lines().skip(1).collect();
+    assert_eq!(rows.len(), 2, "{list}");
+    assert!(rows[0].contains(" ci ") && rows[1].contains(" deploy ") && !list.contains(&token), "{list}");
+    let in_a_week = (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(7 * 24))
+        .strftime("%Y-%m-%d")
+        .to_string();
+    assert!(rows[1].contains(&in_a_week), "expires in 7 days: {list}");
+    let ci_id = rows[0].split_whitespace().next().unwrap();
+    let out = e.run(&["users", "tokens", "revoke", "ada", ci_id]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(e.run(&["users", "tokens", "revoke", "ada", ci_id]).status.code(), Some(1));
+    let list = text(&e.run(&["users", "tokens", "list", "ada"]).stdout);
+    assert!(!list.contains(" ci ") && list.contains(" deploy "), "{list}");
+    assert!(
+        !e.run(&["users", "tokens", "create", "ada", "--expires-in-days", "0"])
+            .status
+            .success(),
+        "a token that never works is refused"
+    );
+    // A new password revokes every token.
+    let mut reset = e
+        .cmd()
+        .args(["users", "create", "ada"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    reset.stdin.take().unwrap().write_all(b"another long password\n").unwrap();
+    let out = reset.wait_with_output().unwrap();
+    assert!(text(&out.stdout).contains("revoked"), "{}", text(&out.stdout));
+    let list = text(&e.run(&["users", "tokens", "list", "ada"]).stdout);
+    assert_eq!(list.lines().count(), 1, "only the header is left: {list}");
     assert!(e.run(&["users", "delete", "ada"]).status.success());
     assert_eq!(e.run(&["users", "delete", "ada"]).status.code(), Some(1));
 }

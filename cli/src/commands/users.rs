@@ -5,30 +5,117 @@ use std::process::ExitCode;
 
 use anyhow::{Result, bail};
 use clap::Subcommand;
+use updraft_engine::store::Store;
 use updraft_web::auth::{hash_password, random_token, token_hash};
 
 use crate::output::{print_table, utc};
 use crate::settings::Settings;
 use crate::store::{open, runtime};
 
+/// A token's life when `--expires-in-days` is not given.
+const DEFAULT_TOKEN_DAYS: u32 = 90;
+/// The longest life a token may be given.
+const MAX_TOKEN_DAYS: u32 = 3650;
+
 #[derive(Debug, Subcommand)]
 pub enum UsersCommand {
-    /// Create a user, or set a new password for an existing one. The
-    /// password is read from the first line of standard input
+    /// Create a user, or set a new password for an existing one (which ends
+    /// all their sessions and revokes all their API tokens). The password is
+    /// read from the first line of standard input
     /// (`echo "$PW" | updraft users create ada`), never from the command line.
     Create { username: String },
-    /// Create an API token for a user (`Authorization: Bearer TOKEN`). It is
-    /// printed once; only its hash is stored.
+    /// A user's API tokens: list, create, revoke.
+    #[command(subcommand)]
+    Tokens(TokensCommand),
+    /// Same as `users tokens create`.
+    #[command(hide = true)]
     Token {
         username: String,
-        /// A label to recognise the token by.
         #[arg(long, default_value = "api")]
         name: String,
+        #[arg(long, default_value_t = DEFAULT_TOKEN_DAYS, value_parser = clap::value_parser!(u32).range(1..=MAX_TOKEN_DAYS as i64))]
+        expires_in_days: u32,
     },
     /// List users and how many API tokens each has.
     List,
     /// Delete a user, with their tokens and sessions.
     Delete { username: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokensCommand {
+    /// A user's tokens: id, name, created, expires (never the token).
+    List { username: String },
+    /// Create an API token (`Authorization: Bearer TOKEN`). It is printed
+    /// once; only its hash is stored.
+    Create {
+        username: String,
+        /// A label to recognise the token by.
+        #[arg(long, default_value = "api")]
+        name: String,
+        /// Days until the token stops working (1 to 3650).
+        #[arg(long, default_value_t = DEFAULT_TOKEN_DAYS, value_parser = clap::value_parser!(u32).range(1..=MAX_TOKEN_DAYS as i64))]
+        expires_in_days: u32,
+    },
+    /// Revoke a user's token by its id (as listed) or its name (every token
+    /// of that name).
+    Revoke { username: String, token: String },
+}
+
+async fn known(store: &Store, username: &str) -> Result<()> {
+    if store.user_password_hash(username).await?.is_none() {
+        bail!("no user `{username}` (see `updraft users list`)");
+    }
+    Ok(())
+}
+
+async fn create_token(store: &Store, username: &str, name: &str, days: u32) -> Result<()> {
+    known(store, username).await?;
+    let token = random_token();
+    let expires = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(i64::from(days) * 24);
+    store
+        .add_api_token(username, name, &token_hash(&token), expires)
+        .await?;
+    eprintln!(
+        "API token `{name}` for {username}, valid until {}; it is shown only now:",
+        utc(expires)
+    );
+    crate::outln!("{token}");
+    Ok(())
+}
+
+async fn tokens(store: &Store, cmd: TokensCommand) -> Result<()> {
+    match cmd {
+        TokensCommand::List { username } => {
+            known(store, &username).await?;
+            let now = jiff::Timestamp::now();
+            let rows: Vec<Vec<String>> = store
+                .list_tokens(&username)
+                .await?
+                .into_iter()
+                .map(|t| {
+                    let state = if t.expires_at > now { "valid" } else { "expired" };
+                    vec![t.id, t.name, utc(t.created_at), utc(t.expires_at), state.into()]
+                })
+                .collect();
+            print_table(&["ID", "NAME", "CREATED", "EXPIRES", "STATE"], &rows);
+        }
+        TokensCommand::Create {
+            username,
+            name,
+            expires_in_days,
+        } => create_token(store, &username, &name, expires_in_days).await?,
+        TokensCommand::Revoke { username, token } => {
+            known(store, &username).await?;
+            match store.revoke_token(&username, &token).await? {
+                0 => bail!(
+                    "{username} has no token with id or name `{token}` (see `updraft users tokens list {username}`)"
+                ),
+                n => crate::outln!("revoked {n} token(s) of {username}"),
+            }
+        }
+    }
+    Ok(())
 }
 
 pub fn run(cmd: UsersCommand, settings: &Settings) -> Result<ExitCode> {
@@ -46,18 +133,20 @@ pub fn run(cmd: UsersCommand, settings: &Settings) -> Result<ExitCode> {
                 if password.chars().count() < 8 {
                     bail!("the password must have at least 8 characters");
                 }
+                let existed = store.user_password_hash(&username).await?.is_some();
                 store.set_user(&username, &hash_password(password)).await?;
-                crate::outln!("user {username} saved");
-            }
-            UsersCommand::Token { username, name } => {
-                if store.user_password_hash(&username).await?.is_none() {
-                    bail!("no user `{username}` (see `updraft users list`)");
+                if existed {
+                    crate::outln!("password of {username} changed; their sessions and API tokens are revoked");
+                } else {
+                    crate::outln!("user {username} saved");
                 }
-                let token = random_token();
-                store.add_api_token(&username, &name, &token_hash(&token)).await?;
-                eprintln!("API token `{name}` for {username}; it is shown only now:");
-                crate::outln!("{token}");
             }
+            UsersCommand::Tokens(cmd) => tokens(&store, cmd).await?,
+            UsersCommand::Token {
+                username,
+                name,
+                expires_in_days,
+            } => create_token(&store, &username, &name, expires_in_days).await?,
             UsersCommand::List => {
                 let rows: Vec<Vec<String>> = store
                     .list_users()
