@@ -96,7 +96,7 @@ fn main() {
     let mut times: Vec<Duration> = Vec::new();
     for run in 0..RUNS + 2 {
         let start = Instant::now();
-        let bag = updraft_engine::load_paths(&paths, &registry);
+        let bag = updraft_engine::load_paths(&paths, &registry, &updraft_engine::dag::DagLimits::default());
         let took = start.elapsed();
         assert_eq!(bag.dags.len(), FILES, "{:?}", bag.diagnostics().next());
         assert!(bag.errors.is_empty());

@@ -5,7 +5,9 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 use updraft_engine::connection_uri::parse_uri;
+use updraft_engine::dag::DagLimits;
 use updraft_engine::runtime::{Limits, LogLimits, Overrides};
+use updraft_engine::yaml::YamlLimits;
 
 use crate::commands::dags::DagsCommand;
 
@@ -55,6 +57,9 @@ pub struct Cli {
 
     #[command(flatten)]
     pub web_limits: WebLimitArgs,
+
+    #[command(flatten)]
+    pub dag_limits: DagLimitArgs,
 
     #[command(subcommand)]
     pub command: Command,
@@ -109,6 +114,7 @@ impl TaskLimitArgs {
                 .filter(|p| !p.as_os_str().is_empty())
                 .cloned()
                 .collect(),
+            dags: DagLimits::default(),
         }
     }
 }
@@ -144,6 +150,44 @@ impl WebLimitArgs {
             sse_per_client: self.web_sse_per_client as usize,
             login_hashes: self.web_login_hashes as usize,
             ..Default::default()
+        }
+    }
+}
+
+/// What reading the DAGs folder may cost (see README, "Limits").
+#[derive(Debug, Clone, clap::Args)]
+pub struct DagLimitArgs {
+    /// The largest DAG file, in bytes; a larger one is reported broken unread.
+    #[arg(long, global = true, env = "UPDRAFT_DAG_MAX_FILE_BYTES", default_value_t = YamlLimits::default().max_bytes, value_name = "BYTES")]
+    pub dag_max_file_bytes: usize,
+    /// Deepest nesting of lists and mappings in a DAG file, aliases expanded.
+    #[arg(long, global = true, env = "UPDRAFT_DAG_MAX_DEPTH", default_value_t = YamlLimits::default().max_depth, value_name = "LEVELS", value_parser = clap::builder::TypedValueParser::map(clap::value_parser!(u32).range(1..), |n| n as usize))]
+    pub dag_max_depth: usize,
+    /// Alias uses (`*name`) in one DAG file.
+    #[arg(long, global = true, env = "UPDRAFT_DAG_MAX_ALIASES", default_value_t = YamlLimits::default().max_aliases, value_name = "N")]
+    pub dag_max_aliases: usize,
+    /// Nodes in one DAG file once its aliases are expanded ("billion laughs" guard).
+    #[arg(long, global = true, env = "UPDRAFT_DAG_MAX_NODES", default_value_t = YamlLimits::default().max_nodes, value_name = "N")]
+    pub dag_max_nodes: usize,
+    /// Bytes of text in one DAG file once its aliases are expanded.
+    #[arg(long, global = true, env = "UPDRAFT_DAG_MAX_TEXT_BYTES", default_value_t = YamlLimits::default().max_text_bytes, value_name = "BYTES")]
+    pub dag_max_text_bytes: usize,
+    /// DAG files and sub-folders one walk of the DAGs folder reads.
+    #[arg(long, global = true, env = "UPDRAFT_DAGS_MAX_FILES", default_value_t = DagLimits::default().max_files, value_name = "N")]
+    pub dags_max_files: usize,
+}
+
+impl DagLimitArgs {
+    pub fn limits(&self) -> DagLimits {
+        DagLimits {
+            yaml: YamlLimits {
+                max_bytes: self.dag_max_file_bytes,
+                max_depth: self.dag_max_depth,
+                max_aliases: self.dag_max_aliases,
+                max_nodes: self.dag_max_nodes,
+                max_text_bytes: self.dag_max_text_bytes,
+            },
+            max_files: self.dags_max_files,
         }
     }
 }
@@ -272,7 +316,10 @@ impl Cli {
             dags_paused_at_creation: self.dags_paused_at_creation,
             overrides: env_overrides(),
             secret_key: self.secret_key.clone(),
-            limits: self.task_limits.limits(),
+            limits: Limits {
+                dags: self.dag_limits.limits(),
+                ..self.task_limits.limits()
+            },
             web_limits: self.web_limits.limits(),
         }
     }

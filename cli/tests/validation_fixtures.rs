@@ -54,7 +54,7 @@ fn each_invalid_fixture_reports_exactly_its_expected_problems() {
 fn example_dags_are_valid() {
     let registry = updraft_engine::Registry::with(updraft_operators::register_all);
     let dags = Path::new(env!("CARGO_MANIFEST_DIR")).join("../dags");
-    let bag = updraft_engine::load_paths(&[dags], &registry);
+    let bag = updraft_engine::load_paths(&[dags], &registry, &updraft_engine::dag::DagLimits::default());
     let problems: Vec<String> = bag.diagnostics().map(ToString::to_string).collect();
     assert!(problems.is_empty(), "{problems:#?}");
     assert!(bag.dags.len() >= 4);

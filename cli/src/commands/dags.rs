@@ -99,10 +99,14 @@ pub fn run(cmd: DagsCommand, settings: &Settings) -> Result<ExitCode> {
             } else {
                 paths
             };
-            validate(&load_paths(&paths, &registry), &paths)
+            validate(&load_paths(&paths, &registry, &settings.limits.dags), &paths)
         }
         DagsCommand::List { output } => {
-            let bag = load_paths(std::slice::from_ref(&settings.dags_folder), &registry);
+            let bag = load_paths(
+                std::slice::from_ref(&settings.dags_folder),
+                &registry,
+                &settings.limits.dags,
+            );
             warn_broken(&bag);
             list(&bag, output);
             Ok(ExitCode::SUCCESS)
@@ -217,7 +221,11 @@ async fn set_paused(settings: &Settings, dag_id: &str, paused: bool) -> Result<E
 }
 
 pub(crate) fn find(settings: &Settings, registry: &updraft_engine::Registry, dag_id: &str) -> Result<Arc<Dag>> {
-    let bag = load_paths(std::slice::from_ref(&settings.dags_folder), registry);
+    let bag = load_paths(
+        std::slice::from_ref(&settings.dags_folder),
+        registry,
+        &settings.limits.dags,
+    );
     if let Some(dag) = bag.dags.get(dag_id) {
         return Ok(dag.clone());
     }
@@ -225,7 +233,12 @@ pub(crate) fn find(settings: &Settings, registry: &updraft_engine::Registry, dag
     for diags in bag.errors.values() {
         for d in diags {
             let stem = d.file.file_stem().map(|s| s.to_string_lossy().into_owned());
-            if stem.as_deref() == Some(dag_id) || std::fs::read_to_string(&d.file).is_ok_and(|t| t.contains(dag_id)) {
+            // Only files within the size limit are read again (not a FIFO, not 10 GB).
+            let small = std::fs::metadata(&d.file)
+                .is_ok_and(|m| m.is_file() && m.len() <= settings.limits.dags.yaml.max_bytes as u64);
+            if stem.as_deref() == Some(dag_id)
+                || (small && std::fs::read_to_string(&d.file).is_ok_and(|t| t.contains(dag_id)))
+            {
                 bail!("DAG `{dag_id}` could not be loaded: {d}");
             }
         }
@@ -253,6 +266,8 @@ fn validate(bag: &DagBag, paths: &[PathBuf]) -> Result<ExitCode> {
     }
     let files = bag.files.len();
     let bad = bag.errors.len();
+    // Errors may also name folders and symlinks (a loop, the walk limit).
+    let bad_files = bag.errors.keys().filter(|f| bag.files.contains(f)).count();
     if files == 0 && bad == 0 {
         let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
         eprintln!("error: no DAG files (*.yaml, *.yml) in {}", shown.join(", "));
@@ -263,7 +278,7 @@ fn validate(bag: &DagBag, paths: &[PathBuf]) -> Result<ExitCode> {
         crate::outln!("ok: {} DAG(s) in {files} file(s)", bag.dags.len());
         Ok(ExitCode::SUCCESS)
     } else {
-        crate::outln!("{bad} of {files} file(s) invalid, {problems} problem(s)");
+        crate::outln!("{bad_files} of {files} file(s) invalid, {problems} problem(s)");
         Ok(ExitCode::FAILURE)
     }
 }

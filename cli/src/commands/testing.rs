@@ -191,7 +191,7 @@ pub async fn test_task(settings: &Settings, dag_id: &str, task_id: &str, logical
     store
         .transition_tasks(&[ti.id], &[TaskState::None], TaskState::Queued)
         .await?;
-    let cache = Arc::new(DagCache::new(store.clone(), registry));
+    let cache = Arc::new(DagCache::new(store.clone(), registry).with_limits(settings.limits.dags));
     let worker = Arc::new(Worker::new(
         store.clone(),
         cache,

@@ -13,7 +13,7 @@ use crate::schedule::{Schedule, Timetable};
 use crate::suggest::did_you_mean;
 use crate::template::{self, CONTEXT_NAMES};
 use crate::time::{parse_instant, parse_timezone};
-use crate::yaml::{Entry, Node, Span, Value, duplicate_keys, parse_document};
+use crate::yaml::{Entry, Node, Span, Value, YamlLimits, duplicate_keys, parse_document_with};
 
 pub const DAG_FIELDS: &[&str] = &[
     "dag_id",
@@ -74,11 +74,22 @@ fn unknown_field(field: &str, known: &[&str]) -> String {
     format!("unknown field `{field}`{hint}; expected one of: {}", known.join(", "))
 }
 
-/// Parses and validates one DAG file's text. `path` names the file in
-/// messages and gives the default `dag_id` (its stem).
+/// Parses and validates one DAG file's text within the default limits.
+/// `path` names the file in messages and gives the default `dag_id` (its
+/// stem).
 pub fn load_dag(path: &Path, source: &str, registry: &Registry) -> Result<Dag, Vec<Diagnostic>> {
+    load_dag_with(path, source, registry, &YamlLimits::default())
+}
+
+/// [`load_dag`] within the installation's `limits`.
+pub fn load_dag_with(
+    path: &Path,
+    source: &str,
+    registry: &Registry,
+    limits: &YamlLimits,
+) -> Result<Dag, Vec<Diagnostic>> {
     let mut problems = Problems::default();
-    let dag = match parse_document(source) {
+    let dag = match parse_document_with(source, limits) {
         Ok(root) => build(path, source, &root, registry, &mut problems),
         Err(errs) => {
             for e in errs {

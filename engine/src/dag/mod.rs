@@ -12,9 +12,9 @@ use std::time::Duration;
 
 use jiff::{Timestamp, tz::TimeZone};
 
-pub use bag::{DagBag, dag_files, load_paths};
+pub use bag::{DagBag, DagLimits, dag_files, load_paths};
 pub use graph::DagGraph;
-pub use load::{DAG_FIELDS, DEFAULT_ARGS_FIELDS, TASK_FIELDS, load_dag};
+pub use load::{DAG_FIELDS, DEFAULT_ARGS_FIELDS, TASK_FIELDS, load_dag, load_dag_with};
 pub use trigger_rule::TriggerRule;
 
 use crate::schedule::{DagRunInfo, Schedule, TimeRestriction, Timetable};

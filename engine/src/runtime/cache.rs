@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use super::RuntimeError;
-use crate::dag::{Dag, load_dag};
+use crate::dag::{Dag, DagLimits, load_dag_with};
 use crate::operator::Registry;
 use crate::store::Store;
 
@@ -14,6 +14,8 @@ use crate::store::Store;
 pub struct DagCache {
     store: Store,
     registry: Registry,
+    /// How DAG files are read, here and by the DAG processor.
+    limits: DagLimits,
     versions: Mutex<HashMap<i64, Arc<Dag>>>,
 }
 
@@ -22,12 +24,23 @@ impl DagCache {
         DagCache {
             store,
             registry,
+            limits: DagLimits::default(),
             versions: Mutex::default(),
         }
     }
 
+    /// Reads DAG files within `limits` instead of the defaults.
+    pub fn with_limits(mut self, limits: DagLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
     pub fn registry(&self) -> &Registry {
         &self.registry
+    }
+
+    pub fn limits(&self) -> &DagLimits {
+        &self.limits
     }
 
     /// Remembers a DAG just loaded from its file as `version_id`.
@@ -41,10 +54,12 @@ impl DagCache {
             return Ok(d.clone());
         }
         let (dag_id, file, source) = self.store.dag_version(version_id).await?;
-        let dag = load_dag(Path::new(&file), &source, &self.registry).map_err(|diags| RuntimeError::BadVersion {
-            version_id,
-            dag_id,
-            message: diags.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "),
+        let dag = load_dag_with(Path::new(&file), &source, &self.registry, &self.limits.yaml).map_err(|diags| {
+            RuntimeError::BadVersion {
+                version_id,
+                dag_id,
+                message: diags.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "),
+            }
         })?;
         let dag = Arc::new(dag);
         self.insert(version_id, dag.clone());

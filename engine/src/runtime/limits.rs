@@ -22,6 +22,8 @@ pub struct Limits {
     /// Host path prefixes under which a bind mount built from a run's
     /// values may lie (see `host_paths.rs`).
     pub allowed_mounts: Vec<PathBuf>,
+    /// What reading a DAG file and walking the DAGs folder may cost.
+    pub dags: crate::dag::DagLimits,
 }
 
 impl Limits {
@@ -36,6 +38,7 @@ impl Default for Limits {
             max_output_bytes: Self::DEFAULT_MAX_OUTPUT_BYTES,
             log_retention: Some(Self::DEFAULT_LOG_RETENTION),
             allowed_mounts: Vec::new(),
+            dags: crate::dag::DagLimits::default(),
         }
     }
 }

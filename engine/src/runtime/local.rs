@@ -52,7 +52,7 @@ impl Local {
         opts: LocalOptions,
         limits: &super::Limits,
     ) -> Result<Local, RuntimeError> {
-        let cache = Arc::new(DagCache::new(store.clone(), registry));
+        let cache = Arc::new(DagCache::new(store.clone(), registry).with_limits(limits.dags));
         let processor = Arc::new(DagProcessor::new(
             opts.dags_folder.clone(),
             store.clone(),

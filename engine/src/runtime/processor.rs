@@ -61,7 +61,7 @@ impl DagProcessor {
     }
 
     fn stamps(&self) -> Vec<(PathBuf, Option<SystemTime>, u64)> {
-        let (files, _) = dag_files(std::slice::from_ref(&self.folder));
+        let (files, _) = dag_files(std::slice::from_ref(&self.folder), self.cache.limits());
         files
             .into_iter()
             .map(|f| {
@@ -82,7 +82,8 @@ impl DagProcessor {
         }
         let folder = self.folder.clone();
         let registry = self.cache.registry().clone();
-        let bag = tokio::task::spawn_blocking(move || load_paths(&[folder], &registry))
+        let limits = *self.cache.limits();
+        let bag = tokio::task::spawn_blocking(move || load_paths(&[folder], &registry, &limits))
             .await
             .expect("loading DAGs does not panic");
         let previous = self.current();
