@@ -135,8 +135,16 @@ impl S3Writer {
 
     async fn send_part(&mut self, body: Bytes) -> Result<(), IoError> {
         if self.upload_id.is_none() {
-            self.upload_id =
-                Some(multipart::create(&self.client, &self.bucket, &self.key, self.opts.content_type.clone()).await?);
+            self.upload_id = Some(
+                multipart::create(
+                    &self.client,
+                    &self.bucket,
+                    &self.key,
+                    self.opts.content_type.clone(),
+                    multipart::PartChecksums::Crc32,
+                )
+                .await?,
+            );
         }
         while self.parts.len() >= PARALLEL_PARTS {
             self.join_one().await?;
@@ -146,18 +154,21 @@ impl S3Writer {
         let n = self.next_part;
         self.next_part += 1;
         self.parts.spawn(async move {
+            let crc32 = multipart::crc32(&body);
             let out = client
                 .upload_part()
                 .bucket(&bucket)
                 .key(&key)
                 .upload_id(upload_id)
                 .part_number(n)
+                .checksum_crc32(crc32.clone())
                 .body(ByteStream::from(body.clone()))
                 .send()
                 .await
                 .map_err(|e| sdk_error(&bucket, &key, e))?;
             let part = CompletedPart::builder()
                 .part_number(n)
+                .checksum_crc32(crc32)
                 .set_e_tag(out.e_tag().map(str::to_string))
                 .build();
             Ok((part, body))

@@ -169,6 +169,20 @@ async fn s3_files_upload_in_parts_read_from_the_file() {
     let n = stores.copy(&from, &to, &CancellationToken::new()).await.unwrap();
     assert_eq!(n, bytes.len() as u64);
     assert_eq!(read_all(&stores, &to).await.unwrap(), bytes);
+    // Each part went with its CRC32, which the service checked: the object
+    // carries the composite CRC32 (the CRC32 of the parts' CRC32s).
+    let head = updraft_io::http::client()
+        .head(format!("{url}/{bucket}/big.bin"))
+        .header("x-amz-checksum-mode", "ENABLED")
+        .send()
+        .await
+        .unwrap();
+    let stored = head
+        .headers()
+        .get("x-amz-checksum-crc32")
+        .map(|v| v.to_str().unwrap().to_string())
+        .expect("the object has a CRC32 checksum");
+    assert_eq!(stored.split('-').next().unwrap(), composite_crc32(&bytes, 8 << 20));
 
     let cancel = CancellationToken::new();
     cancel.cancel();
@@ -189,6 +203,16 @@ async fn s3_files_upload_in_parts_read_from_the_file() {
         .unwrap_err();
     assert!(matches!(e, IoError::NotFound { .. }), "{e}");
     assert!(e.to_string().contains("NoSuchBucket"), "{e}");
+}
+
+/// S3's composite checksum of an upload in `part`-byte parts, base64.
+fn composite_crc32(bytes: &[u8], part: usize) -> String {
+    use base64::Engine;
+    let crcs: Vec<u8> = bytes
+        .chunks(part)
+        .flat_map(|p| crc32fast::hash(p).to_be_bytes())
+        .collect();
+    base64::engine::general_purpose::STANDARD.encode(crc32fast::hash(&crcs).to_be_bytes())
 }
 
 /// moto's ListMultipartUploads answer for the bucket (XML).

@@ -46,7 +46,14 @@ impl S3 {
         opts: &WriteOptions,
         cancel: &CancellationToken,
     ) -> Result<u64, IoError> {
-        let upload_id = multipart::create(&self.client, bucket, key, opts.content_type.clone()).await?;
+        let upload_id = multipart::create(
+            &self.client,
+            bucket,
+            key,
+            opts.content_type.clone(),
+            multipart::PartChecksums::Crc32,
+        )
+        .await?;
         let done = tokio::select! {
             r = self.parts_and_complete(path, size, bucket, key, &upload_id, opts) => r,
             () = cancel.cancelled() => Err(IoError::Cancelled),
@@ -72,6 +79,12 @@ impl S3 {
             .map(|i| async move {
                 let offset = i * part;
                 let len = part.min(size - offset);
+                let crc32 = multipart::file_crc32(path, offset, len)
+                    .await
+                    .map_err(|e| IoError::Transient {
+                        location: path.display().to_string(),
+                        detail: e.to_string(),
+                    })?;
                 let body = ByteStream::read_from()
                     .path(path)
                     .offset(offset)
@@ -91,6 +104,7 @@ impl S3 {
                     .key(key)
                     .upload_id(upload_id)
                     .part_number(number)
+                    .checksum_crc32(crc32.clone())
                     .body(body)
                     .send()
                     .await
@@ -98,6 +112,7 @@ impl S3 {
                 Ok::<_, IoError>(
                     CompletedPart::builder()
                         .part_number(number)
+                        .checksum_crc32(crc32)
                         .set_e_tag(out.e_tag().map(str::to_string))
                         .build(),
                 )

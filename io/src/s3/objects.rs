@@ -141,7 +141,7 @@ impl S3 {
                 .map_err(|e| sdk_error(to_bucket, to_key, e))?;
             return Ok(());
         }
-        let id = multipart::create(&self.client, to_bucket, to_key, None).await?;
+        let id = multipart::create(&self.client, to_bucket, to_key, None, multipart::PartChecksums::None).await?;
         let result = async {
             let mut parts = Vec::new();
             let mut start = 0;
