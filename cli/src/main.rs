@@ -1,6 +1,7 @@
 //! `updraft`: the command line. Glue only: it wires the engine and the
 //! operators together and prints what they return.
 
+mod args;
 mod commands;
 mod graph_text;
 mod output;
@@ -71,10 +72,25 @@ fn finish(result: anyhow::Result<ExitCode>) -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", chain(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes, each once: database errors repeat their
+/// cause in their own text ("error communicating with database: Connection
+/// refused: Connection refused"), so a cause already said is not said again.
+fn chain(e: &anyhow::Error) -> String {
+    let mut text = e.to_string();
+    for cause in e.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
 }
 
 fn init_tracing(default: &str) {

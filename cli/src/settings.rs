@@ -232,10 +232,10 @@ pub enum Command {
     Backfill {
         dag_id: String,
         /// First logical date: RFC 3339, or a date (00:00 in the DAG's zone).
-        #[arg(long)]
+        #[arg(long, value_parser = crate::args::date)]
         start: String,
         /// Last logical date (inclusive).
-        #[arg(long)]
+        #[arg(long, value_parser = crate::args::date)]
         end: String,
         /// Which existing runs to run again, in place.
         #[arg(long, value_enum, default_value_t)]

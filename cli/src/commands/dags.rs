@@ -45,10 +45,10 @@ pub enum DagsCommand {
         dag_id: String,
         /// First logical date: an RFC 3339 instant, or a date (00:00 in the
         /// DAG's time zone).
-        #[arg(long)]
+        #[arg(long, value_parser = crate::args::date)]
         start: String,
         /// Last logical date (inclusive), same forms as --start.
-        #[arg(long)]
+        #[arg(long, value_parser = crate::args::date)]
         end: String,
         #[arg(long, value_enum, default_value_t)]
         output: Format,
@@ -58,10 +58,10 @@ pub enum DagsCommand {
     Trigger {
         dag_id: String,
         /// The run's logical date (RFC 3339 or a date); now by default.
-        #[arg(long)]
+        #[arg(long, value_parser = crate::args::date)]
         logical_date: Option<String>,
         /// The run's conf, a JSON object (overrides `params` in templates).
-        #[arg(long)]
+        #[arg(long, value_parser = crate::args::conf)]
         conf: Option<String>,
         /// Wait until the run ends; exit 1 if it failed.
         #[arg(long)]
@@ -77,6 +77,7 @@ pub enum DagsCommand {
     Test {
         dag_id: String,
         /// The logical date (RFC 3339 or a date); now by default.
+        #[arg(value_parser = crate::args::date)]
         logical_date: Option<String>,
     },
 }

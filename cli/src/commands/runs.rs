@@ -28,6 +28,13 @@ pub fn run(cmd: RunsCommand, settings: &Settings) -> Result<ExitCode> {
     runtime()?.block_on(async {
         let store = open(settings).await?;
         let runs = store.list_runs(&dag_id, limit).await?;
+        if runs.is_empty() && store.get_dag(&dag_id).await?.is_none() {
+            let dags = store.list_dags().await?;
+            anyhow::bail!(
+                "no DAG `{dag_id}` is known to this store{}",
+                updraft_engine::suggest::did_you_mean(&dag_id, dags.iter().map(|d| d.dag_id.as_str()))
+            );
+        }
         let opt = |t: Option<jiff::Timestamp>| t.map(utc);
         match output {
             Format::Json => {

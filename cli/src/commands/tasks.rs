@@ -38,6 +38,7 @@ pub enum TasksCommand {
         dag_id: String,
         task_id: String,
         /// The logical date to run it for (RFC 3339, or a date).
+        #[arg(value_parser = crate::args::date)]
         logical_date: String,
     },
 }

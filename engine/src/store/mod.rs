@@ -64,7 +64,13 @@ pub enum StoreError {
     Conflict(String),
     #[error("{0}")]
     Secret(String),
+    #[error("no answer from the database at {url} within {secs} s (is it running and reachable from here?)")]
+    Unreachable { url: String, secs: u64 },
 }
+
+/// How long the first connection to Postgres may take before a command
+/// gives up with the cause, instead of the pool's retries hiding it.
+const FIRST_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -130,6 +136,17 @@ impl Store {
             }
             Dialect::Postgres => {
                 let opts = AnyConnectOptions::from_str(url)?;
+                // One direct attempt first: a refused connection, a wrong
+                // password or a host that does not answer is reported at
+                // once with its cause (the pool would retry for its whole
+                // acquire timeout and then say only "pool timed out").
+                let first = tokio::time::timeout(FIRST_CONNECT_TIMEOUT, opts.connect())
+                    .await
+                    .map_err(|_| StoreError::Unreachable {
+                        url: redact(url),
+                        secs: FIRST_CONNECT_TIMEOUT.as_secs(),
+                    })??;
+                let _ = sqlx::Connection::close(first).await;
                 let pool = AnyPoolOptions::new()
                     .max_connections(16)
                     .acquire_timeout(Duration::from_secs(30))
