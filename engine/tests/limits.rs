@@ -12,6 +12,7 @@ use serde::Deserialize;
 use updraft_engine::operator::{LogStream, Operator, Output, Registry, TaskContext, TaskError};
 use updraft_engine::runtime::{Limits, Local, LocalOptions, LogLimits, RuntimeError, Timing, create_run};
 use updraft_engine::store::{DagRun, RunType, Store, TaskInstance, TaskState};
+use updraft_operator_api::ROW_BYTES;
 
 /// Prints `lines` lines of `width` bytes as fast as the log takes them,
 /// then returns an output of `output_bytes`.
@@ -175,7 +176,7 @@ async fn a_task_printing_without_pause_is_held_to_the_try_log_limit() {
     let stdout: usize = lines
         .iter()
         .filter(|(s, _)| s == "stdout")
-        .map(|(_, l)| l.len() + 1)
+        .map(|(_, l)| l.len() + ROW_BYTES as usize)
         .sum();
     assert!(stdout <= 1 << 20, "{stdout} bytes of stdout stored");
     assert!(stdout > (1 << 20) - 200, "the log fills up to its limit: {stdout}");
@@ -193,7 +194,7 @@ async fn a_task_printing_without_pause_is_held_to_the_try_log_limit() {
         "{system:?}"
     );
     let summary = system.iter().find(|l| l.starts_with("log limits:")).expect("a summary");
-    let kept = stdout / 100;
+    let kept = stdout / (99 + ROW_BYTES as usize);
     assert!(
         summary.contains(&format!("{} line(s)", 200_000 - kept)),
         "{summary} (kept {kept})"

@@ -21,7 +21,7 @@ use serde::de::DeserializeOwned;
 pub use connection::Connection;
 pub use context::TaskContext;
 pub use error::{TaskError, chain};
-pub use log::{Lines, LogLimits, LogSink, LogStream, human_bytes};
+pub use log::{Lines, LogLimits, LogSink, LogStream, ROW_BYTES, human_bytes};
 pub use scratch::{Scratch, scratch_root, sweep_orphans};
 pub use template::{ConfigDuration, Tpl, is_template};
 

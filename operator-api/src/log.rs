@@ -28,7 +28,8 @@ pub struct LogLimits {
     /// The longest line kept, in bytes; the rest of a longer line is
     /// dropped and the line ends with a marker.
     pub line_bytes: usize,
-    /// The most log text one try stores, in bytes; later lines are dropped.
+    /// The most log one try stores, in bytes (each line counts its text
+    /// plus [`ROW_BYTES`] for its row); later lines are dropped.
     pub try_bytes: u64,
 }
 
@@ -45,6 +46,10 @@ impl Default for LogLimits {
         }
     }
 }
+
+/// What a stored line costs besides its text (its row and index entry):
+/// a million one-letter lines are 60 MB in SQLite, not 2 MB.
+pub const ROW_BYTES: u64 = 64;
 
 type LineFn = dyn Fn(LogStream, &str) + Send + Sync;
 type ReadyFn = dyn Fn() -> BoxFuture<'static, ()> + Send + Sync;
@@ -66,7 +71,7 @@ pub struct LogSink {
 #[derive(Debug, Default)]
 struct Budget {
     limits: LogLimits,
-    /// Bytes stored (text plus one per line).
+    /// Bytes stored (text plus [`ROW_BYTES`] per line).
     used: AtomicU64,
     /// Set once `try_bytes` is reached (and its marker written).
     full: AtomicBool,
@@ -177,7 +182,7 @@ impl LogSink {
     /// of what it stands for (counted if dropped).
     fn store(&self, stream: LogStream, text: &str, original: usize) {
         let b = &self.budget;
-        let size = text.len() as u64 + 1;
+        let size = text.len() as u64 + ROW_BYTES;
         let used = b.used.fetch_add(size, Ordering::Relaxed) + size;
         if used <= b.limits.try_bytes {
             (self.line)(stream, text);

@@ -39,20 +39,20 @@ fn a_long_line_is_cut_with_a_marker_and_counted() {
 fn past_the_try_limit_lines_are_dropped_after_one_marker_and_counted() {
     let (log, seen) = sink(LogLimits {
         line_bytes: 100,
-        try_bytes: 20,
+        try_bytes: 150,
     });
     for i in 0..10 {
         log.line(LogStream::Stdout, &format!("line {i}"));
     }
     let lines = texts(&seen);
-    // 7 bytes a line (with its newline): two fit in 20, the third does not.
+    // 70 bytes a line (with its row): two fit in 150, the third does not.
     assert_eq!(lines.len(), 3, "{lines:?}");
     assert_eq!(&lines[..2], ["line 0", "line 1"]);
-    assert!(lines[2].contains("reached its limit of 20 bytes"), "{}", lines[2]);
+    assert!(lines[2].contains("reached its limit of 150 bytes"), "{}", lines[2]);
     assert_eq!(seen.lock().unwrap()[2].0, LogStream::System);
     assert_eq!(
         log.summary().as_deref(),
-        Some("log limits: 8 line(s) (48 bytes) were dropped after the try's log reached 20 bytes")
+        Some("log limits: 8 line(s) (48 bytes) were dropped after the try's log reached 150 bytes")
     );
 }
 
@@ -60,7 +60,7 @@ fn past_the_try_limit_lines_are_dropped_after_one_marker_and_counted() {
 fn clones_share_the_count_and_a_fresh_sink_starts_clean() {
     let (log, _) = sink(LogLimits {
         line_bytes: 100,
-        try_bytes: 10,
+        try_bytes: 100,
     });
     let other = log.clone();
     log.line(LogStream::Stdout, "123456789");
