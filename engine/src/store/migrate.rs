@@ -50,6 +50,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../../migrations/sqlite/0006_token_expiry.sql"),
         postgres: include_str!("../../../migrations/postgres/0006_token_expiry.sql"),
     },
+    Migration {
+        version: 7,
+        name: "user_roles",
+        sqlite: include_str!("../../../migrations/sqlite/0007_user_roles.sql"),
+        postgres: include_str!("../../../migrations/postgres/0007_user_roles.sql"),
+    },
 ];
 
 const LOCK_ID: i64 = 0x0055_7064_7261_6674; // "Updraft"

@@ -41,7 +41,7 @@ pub use model::*;
 pub use secrets::{Resealed, SecretCounts};
 pub use tasks::{Claimed, DownstreamClaim, Reaped};
 pub use ui::{GridCell, RunDot};
-pub use users::{TOKEN_ID_LEN, TokenInfo, UserInfo};
+pub use users::{Role, TOKEN_ID_LEN, TokenInfo, UserInfo};
 
 /// Which database is behind the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

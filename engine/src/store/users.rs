@@ -25,15 +25,68 @@ pub struct TokenInfo {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserInfo {
     pub username: String,
+    pub role: Role,
     pub created_at: Timestamp,
     pub tokens: i64,
+}
+
+/// What a web UI user (and their API tokens) may do, each role all that
+/// the one before it may: a viewer reads; an op also triggers, pauses,
+/// backfills, clears and marks; an admin also sees connections and
+/// variables. Users made before roles existed are admins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Role {
+    Viewer,
+    Op,
+    Admin,
+}
+
+impl Role {
+    pub const ALL: [Role; 3] = [Role::Viewer, Role::Op, Role::Admin];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Op => "op",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| format!("no role `{s}`: the roles are admin, op and viewer"))
+    }
+}
+
+fn role(text: String) -> Result<Role> {
+    text.parse()
+        .map_err(|e| super::StoreError::Conflict(format!("users.role holds an unknown value: {e}")))
 }
 
 impl Store {
     /// Creates a user, or replaces the password hash of an existing one.
     /// A new password ends every session and API token of the user (in the
     /// same transaction): whoever knew the old one keeps no access.
+    /// A new user is an admin; an existing one keeps their role.
     pub async fn set_user(&self, username: &str, password_hash: &str) -> Result<()> {
+        self.save_user(username, password_hash, None).await
+    }
+
+    /// [`Store::set_user`] that also sets the role when one is given
+    /// (without one: admin for a new user, unchanged for an existing one).
+    pub async fn save_user(&self, username: &str, password_hash: &str, role: Option<Role>) -> Result<()> {
+        let role = role.map(Role::as_str);
         let mut conn = self.writes().await?;
         let mut tx = conn.begin().await?;
         for sql in [
@@ -43,12 +96,14 @@ impl Store {
             sqlx::query(sql).bind(username).execute(&mut *tx).await?;
         }
         sqlx::query(
-            "INSERT INTO users (username, password_hash, created_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (username) DO UPDATE SET password_hash = excluded.password_hash",
+            "INSERT INTO users (username, password_hash, created_at, role) VALUES ($1, $2, $3, COALESCE($4, 'admin')) \
+             ON CONFLICT (username) DO UPDATE SET password_hash = excluded.password_hash, \
+             role = COALESCE($4, users.role)",
         )
         .bind(username)
         .bind(password_hash)
         .bind(now_us())
+        .bind(role)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -63,6 +118,25 @@ impl Store {
         row.map(|r| r.try_get(0)).transpose().map_err(Into::into)
     }
 
+    /// Sets a user's role; false when there is no such user. Their
+    /// sessions and tokens act with the new role from their next request.
+    pub async fn set_role(&self, username: &str, role: Role) -> Result<bool> {
+        let done = sqlx::query("UPDATE users SET role = $2 WHERE username = $1")
+            .bind(username)
+            .bind(role.as_str())
+            .execute(&mut *self.writes().await?)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    pub async fn user_role(&self, username: &str) -> Result<Option<Role>> {
+        let row = sqlx::query("SELECT role FROM users WHERE username = $1")
+            .bind(username)
+            .fetch_optional(self.pool())
+            .await?;
+        row.map(|r| role(r.try_get(0)?)).transpose()
+    }
+
     pub async fn count_users(&self) -> Result<i64> {
         Ok(sqlx::query("SELECT COUNT(*) FROM users")
             .fetch_one(self.pool())
@@ -72,8 +146,8 @@ impl Store {
 
     pub async fn list_users(&self) -> Result<Vec<UserInfo>> {
         let rows = sqlx::query(
-            "SELECT u.username, u.created_at, (SELECT COUNT(*) FROM api_tokens t WHERE t.username = u.username) \
-             FROM users u ORDER BY u.username",
+            "SELECT u.username, u.created_at, (SELECT COUNT(*) FROM api_tokens t WHERE t.username = u.username), \
+             u.role FROM users u ORDER BY u.username",
         )
         .fetch_all(self.pool())
         .await?;
@@ -83,6 +157,7 @@ impl Store {
                     username: r.try_get(0)?,
                     created_at: ts(r.try_get(1)?)?,
                     tokens: r.try_get(2)?,
+                    role: role(r.try_get(3)?)?,
                 })
             })
             .collect()
@@ -130,12 +205,20 @@ impl Store {
     /// The user a live API token (by hash) belongs to; expired tokens are
     /// not found.
     pub async fn token_user(&self, token_hash: &str) -> Result<Option<String>> {
-        let row = sqlx::query("SELECT username FROM api_tokens WHERE token_hash = $1 AND expires_at > $2")
-            .bind(token_hash)
-            .bind(now_us())
-            .fetch_optional(self.pool())
-            .await?;
-        row.map(|r| r.try_get(0)).transpose().map_err(Into::into)
+        Ok(self.token_user_role(token_hash).await?.map(|(user, _)| user))
+    }
+
+    /// [`Store::token_user`] with the user's role: a token acts with it.
+    pub async fn token_user_role(&self, token_hash: &str) -> Result<Option<(String, Role)>> {
+        let row = sqlx::query(
+            "SELECT u.username, u.role FROM api_tokens t JOIN users u ON u.username = t.username \
+             WHERE t.token_hash = $1 AND t.expires_at > $2",
+        )
+        .bind(token_hash)
+        .bind(now_us())
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(|r| Ok((r.try_get(0)?, role(r.try_get(1)?)?))).transpose()
     }
 
     /// A user's API tokens, expired ones included, oldest first.
@@ -201,12 +284,21 @@ impl Store {
 
     /// The user of a live session (by hash); expired ones are not found.
     pub async fn session_user(&self, session_hash: &str) -> Result<Option<String>> {
-        let row = sqlx::query("SELECT username FROM web_sessions WHERE session_hash = $1 AND expires_at > $2")
-            .bind(session_hash)
-            .bind(now_us())
-            .fetch_optional(self.pool())
-            .await?;
-        row.map(|r| r.try_get(0)).transpose().map_err(Into::into)
+        Ok(self.session_user_role(session_hash).await?.map(|(user, _)| user))
+    }
+
+    /// [`Store::session_user`] with the user's role, read on each request
+    /// so that a new role applies at once.
+    pub async fn session_user_role(&self, session_hash: &str) -> Result<Option<(String, Role)>> {
+        let row = sqlx::query(
+            "SELECT u.username, u.role FROM web_sessions s JOIN users u ON u.username = s.username \
+             WHERE s.session_hash = $1 AND s.expires_at > $2",
+        )
+        .bind(session_hash)
+        .bind(now_us())
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(|r| Ok((r.try_get(0)?, role(r.try_get(1)?)?))).transpose()
     }
 
     /// Ends a session, and drops every expired one.
@@ -217,5 +309,32 @@ impl Store {
             .execute(&mut *self.writes().await?)
             .await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Users saved before migration 0007 could do everything: they become
+    /// admins.
+    #[tokio::test]
+    async fn users_from_before_roles_become_admins() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::connect(&format!("sqlite://{}/u.db", dir.path().display()))
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        sqlx::raw_sql(
+            "DELETE FROM _updraft_migrations WHERE version = 7; ALTER TABLE users DROP COLUMN role; \
+             INSERT INTO users (username, password_hash, created_at) VALUES ('old', 'h', 0)",
+        )
+        .execute(store.pool())
+        .await
+        .unwrap();
+        assert_eq!(store.migrate().await.unwrap(), 1);
+        assert_eq!(store.user_role("old").await.unwrap(), Some(Role::Admin));
+        assert_eq!("op".parse::<Role>(), Ok(Role::Op));
+        assert!("root".parse::<Role>().unwrap_err().contains("admin, op and viewer"));
     }
 }

@@ -8,7 +8,7 @@ use std::collections::HashSet;
 
 use jiff::{SignedDuration, Timestamp};
 use updraft_engine::connection::Connection;
-use updraft_engine::store::{NewRun, RunState, RunType, Store, TaskState, TryOutcome, WorkerInfo, run_id_for};
+use updraft_engine::store::{NewRun, Role, RunState, RunType, Store, TaskState, TryOutcome, WorkerInfo, run_id_for};
 
 struct TestStore {
     store: Store,
@@ -75,6 +75,7 @@ conformance!(
     secrets::connections_and_variables,
     people::workers_come_and_go,
     people::users_tokens_and_sessions,
+    people::users_have_roles,
     people::ui_reads,
 );
 

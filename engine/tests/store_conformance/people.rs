@@ -42,20 +42,38 @@ pub async fn users_tokens_and_sessions(store: &Store) {
     assert_eq!(store.token_user("oldtok").await.unwrap(), None, "token revoked");
     assert_eq!(store.session_user("s0").await.unwrap(), None, "session revoked");
     assert_eq!(store.user_password_hash("bob").await.unwrap(), None);
-    store.add_api_token("ada", "ci", "a1b2c3d4e5f6tokhash", later).await.unwrap();
     store
-        .add_api_token("ada", "stale", "0f0f0f0f0f0fexpired", Timestamp::now() - SignedDuration::from_secs(1))
+        .add_api_token("ada", "ci", "a1b2c3d4e5f6tokhash", later)
         .await
         .unwrap();
-    assert_eq!(store.token_user("a1b2c3d4e5f6tokhash").await.unwrap().as_deref(), Some("ada"));
+    store
+        .add_api_token(
+            "ada",
+            "stale",
+            "0f0f0f0f0f0fexpired",
+            Timestamp::now() - SignedDuration::from_secs(1),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.token_user("a1b2c3d4e5f6tokhash").await.unwrap().as_deref(),
+        Some("ada")
+    );
     assert_eq!(store.token_user("0f0f0f0f0f0fexpired").await.unwrap(), None, "expired");
     let tokens = store.list_tokens("ada").await.unwrap();
     assert_eq!(
-        tokens.iter().map(|t| (t.id.as_str(), t.name.as_str())).collect::<Vec<_>>(),
+        tokens
+            .iter()
+            .map(|t| (t.id.as_str(), t.name.as_str()))
+            .collect::<Vec<_>>(),
         [("a1b2c3d4e5f6", "ci"), ("0f0f0f0f0f0f", "stale")]
     );
     assert!(tokens[0].expires_at > Timestamp::now() && tokens[1].expires_at < Timestamp::now());
-    assert_eq!(store.revoke_token("bob", "a1b2c3d4e5f6").await.unwrap(), 0, "someone else's");
+    assert_eq!(
+        store.revoke_token("bob", "a1b2c3d4e5f6").await.unwrap(),
+        0,
+        "someone else's"
+    );
     assert_eq!(store.revoke_token("ada", "a1b2c3d4e5f6").await.unwrap(), 1, "by id");
     assert_eq!(store.token_user("a1b2c3d4e5f6tokhash").await.unwrap(), None);
     assert_eq!(store.revoke_token("ada", "stale").await.unwrap(), 1, "by name");
@@ -127,4 +145,42 @@ pub async fn logs_append_and_follow(store: &Store) {
     assert_eq!(rest.last().unwrap().line, "line 449");
     let try2 = store.read_logs(ti.id, 2, 0, 10).await.unwrap();
     assert_eq!((try2.len(), try2[0].stream.as_str()), (1, "stderr"));
+}
+
+pub async fn users_have_roles(store: &Store) {
+    let later = Timestamp::now() + SignedDuration::from_hours(1);
+    // Without a role, a new user is an admin, as every user was before roles.
+    store.set_user("ada", "h").await.unwrap();
+    assert_eq!(store.user_role("ada").await.unwrap(), Some(Role::Admin));
+    store.save_user("vic", "h", Some(Role::Viewer)).await.unwrap();
+    assert_eq!(store.user_role("vic").await.unwrap(), Some(Role::Viewer));
+    // A new password keeps the role unless one is given.
+    store.set_user("vic", "h2").await.unwrap();
+    assert_eq!(store.user_role("vic").await.unwrap(), Some(Role::Viewer));
+    store.save_user("vic", "h3", Some(Role::Op)).await.unwrap();
+    assert_eq!(store.user_role("vic").await.unwrap(), Some(Role::Op));
+    assert!(store.set_role("vic", Role::Viewer).await.unwrap());
+    assert!(!store.set_role("nobody", Role::Admin).await.unwrap());
+    assert_eq!(store.user_role("nobody").await.unwrap(), None);
+    // Tokens and sessions act with their user's current role.
+    store.add_api_token("vic", "ci", "victok", later).await.unwrap();
+    store.create_session("vics", "vic", later).await.unwrap();
+    assert_eq!(
+        store.token_user_role("victok").await.unwrap(),
+        Some(("vic".into(), Role::Viewer))
+    );
+    assert!(store.set_role("vic", Role::Op).await.unwrap());
+    assert_eq!(
+        store.session_user_role("vics").await.unwrap(),
+        Some(("vic".into(), Role::Op))
+    );
+    assert_eq!(store.token_user_role("nope").await.unwrap(), None);
+    let listed: Vec<(String, Role)> = store
+        .list_users()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|u| (u.username, u.role))
+        .collect();
+    assert_eq!(listed, [("ada".into(), Role::Admin), ("vic".into(), Role::Op)]);
 }
