@@ -93,10 +93,8 @@ pub struct Worker {
     /// Set (to when it was last found) while connections or variables
     /// cannot be decrypted: no task is claimed that could not run.
     secrets_blocked: std::sync::Mutex<Option<std::time::Instant>>,
-    /// The tries this worker runs now, by task instance: their try number
-    /// and the token that stops them if the store says they are no longer
-    /// ours (a user cleared or marked the task, or it was reaped).
-    active: std::sync::Mutex<HashMap<i64, (u32, CancellationToken)>>,
+    /// The tries this worker runs now (see [`ActiveTries`]).
+    active: ActiveTries,
     /// Set once shutdown is asked: no more claims, not even of downstream
     /// tasks.
     draining: std::sync::atomic::AtomicBool,
@@ -270,17 +268,13 @@ impl Worker {
                 tracing::error!(error = %e, "worker heartbeat failed");
             }
             // Only tries registered before the heartbeat's query can be
-            // judged by its answer (one claimed meanwhile is not in it yet).
-            let before: Vec<(i64, u32, CancellationToken)> = self
-                .active
-                .lock()
-                .expect("active lock")
-                .iter()
-                .map(|(id, (n, c))| (*id, *n, c.clone()))
-                .collect();
-            let tries: Vec<(i64, u32)> = before.iter().map(|(id, n, _)| (*id, *n)).collect();
+            // judged by its answer (one claimed meanwhile is not in it yet),
+            // and only if they are still running once it comes back.
+            let tries = self.active.snapshot();
             match self.store.heartbeat_tasks(&self.config.worker_id, &tries).await {
-                Ok(owned) => stop_taken_away(&before, &owned),
+                Ok(owned) => {
+                    self.active.stop_taken_away(&tries, &owned);
+                }
                 Err(e) => tracing::error!(error = %e, "task heartbeat failed"),
             }
             tokio::select! {
@@ -343,7 +337,7 @@ impl Worker {
         let ti = claimed.ti.clone();
         // Heartbeated from here until its report is stored (or given up on).
         let cancel = hard_stop.child_token();
-        let _active = ActiveTry::register(&self.active, ti.id, ti.try_number, cancel.clone());
+        let active = self.active.register(ti.id, ti.try_number, cancel.clone());
         let secrets = self.secrets().await;
         let ((connections, variables), masker) = match secrets {
             Ok((mut c, mut v)) => {
@@ -373,6 +367,7 @@ impl Worker {
                     // The store is unreachable: give the try back for later.
                     tracing::error!(error = %e, "reading connections and variables failed");
                 }
+                active.ending();
                 let _ = self.store.release_tasks(&self.config.worker_id, &[ti.id]).await;
                 self.signals.task_ended(claimed.run.id);
                 return None;
@@ -388,6 +383,9 @@ impl Worker {
         let ending = self
             .attempt(&claimed, log, (&hard_stop, cancel), connections, variables, &masker)
             .await;
+        // From here the store's state of the try is this worker's to
+        // change: a heartbeat no longer finding it running is not news.
+        active.ending();
         match ending {
             Ending::Release => {
                 if let Err(e) = self.store.release_tasks(&self.config.worker_id, &[ti.id]).await {
@@ -703,52 +701,100 @@ impl std::io::Write for ByteCount {
     }
 }
 
-/// Cancels the running tries the store no longer lists as ours: a user
-/// cleared the task or marked it while it ran, or it was reaped. Their late
-/// reports are refused by the store anyway; this stops the work (the
-/// process, the container) instead of letting it run on.
-fn stop_taken_away(tries: &[(i64, u32, CancellationToken)], owned: &[(i64, u32)]) {
-    for (ti_id, try_number, cancel) in tries {
-        if !owned.contains(&(*ti_id, *try_number)) && !cancel.is_cancelled() {
+/// The tries a worker runs now, by task instance: each with its try
+/// number, the token that stops it if the store says it is no longer ours
+/// (a user cleared or marked the task, or it was reaped), and whether its
+/// ending (report or hand-back) is on its way to the store.
+#[derive(Default)]
+struct ActiveTries(std::sync::Mutex<HashMap<i64, ActiveEntry>>);
+
+struct ActiveEntry {
+    try_number: u32,
+    cancel: CancellationToken,
+    /// Set before the try's ending is written: from then on a heartbeat
+    /// answer that no longer lists the try as running says nothing new.
+    ending: bool,
+}
+
+impl ActiveTries {
+    fn register(&self, ti_id: i64, try_number: u32, cancel: CancellationToken) -> ActiveTry<'_> {
+        let entry = ActiveEntry {
+            try_number,
+            cancel,
+            ending: false,
+        };
+        self.0.lock().expect("active lock").insert(ti_id, entry);
+        ActiveTry {
+            active: self,
+            ti_id,
+            try_number,
+        }
+    }
+
+    /// The tries to heartbeat, `(ti_id, try_number)`: all of them, ending
+    /// ones too (a report being retried keeps its try alive).
+    fn snapshot(&self) -> Vec<(i64, u32)> {
+        let active = self.0.lock().expect("active lock");
+        active.iter().map(|(id, e)| (*id, e.try_number)).collect()
+    }
+
+    /// Cancels the tries of `asked` that the store's answer `owned` no
+    /// longer lists as ours. Their late reports are refused by the store
+    /// anyway; this stops the work (the process, the container) instead of
+    /// letting it run on. A try is judged only if, now that the answer is
+    /// here, it is still the same try and still running: one whose ending
+    /// was being written when the heartbeat asked (or a later try of the
+    /// same task) is newer than the answer, and is left alone.
+    /// Returns the tries stopped.
+    fn stop_taken_away(&self, asked: &[(i64, u32)], owned: &[(i64, u32)]) -> Vec<(i64, u32)> {
+        let active = self.0.lock().expect("active lock");
+        let mut stopped = Vec::new();
+        for &(ti_id, try_number) in asked {
+            if owned.contains(&(ti_id, try_number)) {
+                continue;
+            }
+            let Some(entry) = active.get(&ti_id) else { continue };
+            if entry.try_number != try_number || entry.ending || entry.cancel.is_cancelled() {
+                continue;
+            }
             tracing::warn!(
                 ti_id,
                 try_number,
                 "the try was taken away (cleared, marked or reaped): stopping it"
             );
-            cancel.cancel();
+            entry.cancel.cancel();
+            stopped.push((ti_id, try_number));
         }
+        stopped
     }
 }
 
 /// A try's entry in the worker's active set, removed when it drops.
 struct ActiveTry<'a> {
-    active: &'a std::sync::Mutex<HashMap<i64, (u32, CancellationToken)>>,
+    active: &'a ActiveTries,
     ti_id: i64,
     try_number: u32,
 }
 
-impl<'a> ActiveTry<'a> {
-    fn register(
-        active: &'a std::sync::Mutex<HashMap<i64, (u32, CancellationToken)>>,
-        ti_id: i64,
-        try_number: u32,
-        cancel: CancellationToken,
-    ) -> Self {
-        active.lock().expect("active lock").insert(ti_id, (try_number, cancel));
-        ActiveTry {
-            active,
-            ti_id,
-            try_number,
+impl ActiveTry<'_> {
+    /// Says the try's ending is about to be written (must come before the
+    /// write, so no heartbeat answer sent after it can judge the try).
+    fn ending(&self) {
+        let mut active = self.active.0.lock().expect("active lock");
+        if let Some(entry) = active.get_mut(&self.ti_id)
+            && entry.try_number == self.try_number
+        {
+            entry.ending = true;
         }
     }
 }
 
 impl Drop for ActiveTry<'_> {
     fn drop(&mut self) {
-        let mut active = self.active.lock().expect("active lock");
+        let mut active = self.active.0.lock().expect("active lock");
         // The task's next try may have started here meanwhile (this one
         // lingered retrying its report): leave that one registered.
-        if active.get(&self.ti_id).is_some_and(|(n, _)| *n == self.try_number) {
+        if active.get(&self.ti_id).is_some_and(|e| e.try_number == self.try_number) {
             active.remove(&self.ti_id);
         }
     }
@@ -780,4 +826,57 @@ fn stream_name(s: LogStream) -> &'static str {
 
 fn delay(d: Duration) -> SignedDuration {
     SignedDuration::try_from(d).unwrap_or(SignedDuration::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 15: a try that had just finished was reported taken away.
+    /// The heartbeat asked about it, its report was written, then the
+    /// store's answer (no longer running) was judged as if it were news.
+    #[test]
+    fn a_try_whose_ending_is_written_after_the_heartbeat_asked_is_not_taken_away() {
+        let active = ActiveTries::default();
+        let cancel = CancellationToken::new();
+        let guard = active.register(7, 1, cancel.clone());
+        let asked = active.snapshot();
+        assert_eq!(asked, vec![(7, 1)]);
+        // The heartbeat's query is on its way; the try ends and its report
+        // is written before the query runs: the answer lists nothing.
+        guard.ending();
+        assert_eq!(active.stop_taken_away(&asked, &[]), vec![]);
+        assert!(!cancel.is_cancelled(), "a finished try was stopped");
+    }
+
+    #[test]
+    fn an_answer_about_an_earlier_try_does_not_judge_the_next_one() {
+        let active = ActiveTries::default();
+        let first = CancellationToken::new();
+        let guard = active.register(7, 1, first.clone());
+        let asked = active.snapshot();
+        guard.ending();
+        drop(guard);
+        // Retried on this worker before the answer came back.
+        let second = CancellationToken::new();
+        let _next = active.register(7, 2, second.clone());
+        assert_eq!(active.stop_taken_away(&asked, &[(7, 2)]), vec![]);
+        assert_eq!(active.stop_taken_away(&asked, &[]), vec![]);
+        assert!(!first.is_cancelled() && !second.is_cancelled());
+    }
+
+    #[test]
+    fn a_running_try_missing_from_the_answer_is_stopped() {
+        let active = ActiveTries::default();
+        let (a, b) = (CancellationToken::new(), CancellationToken::new());
+        let _a = active.register(1, 1, a.clone());
+        let _b = active.register(2, 3, b.clone());
+        let asked = active.snapshot();
+        // Try 2 was cleared by a user: the store no longer lists it.
+        assert_eq!(active.stop_taken_away(&asked, &[(1, 1)]), vec![(2, 3)]);
+        assert!(!a.is_cancelled());
+        assert!(b.is_cancelled());
+        // Said once.
+        assert_eq!(active.stop_taken_away(&asked, &[(1, 1)]), vec![]);
+    }
 }
