@@ -5,12 +5,12 @@
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use serde_json::{Value, json};
 use updraft_engine::store::{DagRun, TaskInstance};
 
 use crate::actions;
 use crate::pages::{DagsQuery, TryQuery, dag_rows, grid_view, load_dag, load_run, load_ti, masker};
+use crate::roles::{Role, Routes};
 use crate::views::when;
 use crate::{AppState, WebError};
 
@@ -37,21 +37,24 @@ impl IntoResponse for ApiError {
 
 type ApiResult = Result<Json<Value>, ApiError>;
 
-pub fn routes() -> axum::Router<AppState> {
-    axum::Router::new()
-        .route("/dags", get(dags))
-        .route("/dags/{dag_id}", get(dag))
-        .route("/dags/{dag_id}/grid", get(grid))
-        .route("/dags/{dag_id}/runs", get(runs))
-        .route("/dags/{dag_id}/runs/{run_id}", get(run))
-        .route("/dags/{dag_id}/runs/{run_id}/tasks", get(task_instances))
-        .route("/dags/{dag_id}/runs/{run_id}/tasks/{task_id}", get(task_instance))
-        .route("/dags/{dag_id}/runs/{run_id}/tasks/{task_id}/logs", get(logs))
-        .route("/dags/{dag_id}/trigger", post(trigger))
-        .route("/dags/{dag_id}/pause", post(pause))
-        .route("/dags/{dag_id}/backfill", post(backfill))
-        .route("/dags/{dag_id}/runs/{run_id}/clear", post(clear))
-        .route("/dags/{dag_id}/runs/{run_id}/tasks/{task_id}/mark", post(mark))
+/// The API's routes, each with the role it needs: reads for viewers,
+/// actions for ops.
+pub(crate) fn routes() -> Routes {
+    use Role::{Op, Viewer};
+    Routes::new("/api/v1")
+        .get("/dags", Viewer, dags)
+        .get("/dags/{dag_id}", Viewer, dag)
+        .get("/dags/{dag_id}/grid", Viewer, grid)
+        .get("/dags/{dag_id}/runs", Viewer, runs)
+        .get("/dags/{dag_id}/runs/{run_id}", Viewer, run)
+        .get("/dags/{dag_id}/runs/{run_id}/tasks", Viewer, task_instances)
+        .get("/dags/{dag_id}/runs/{run_id}/tasks/{task_id}", Viewer, task_instance)
+        .get("/dags/{dag_id}/runs/{run_id}/tasks/{task_id}/logs", Viewer, logs)
+        .post("/dags/{dag_id}/trigger", Op, trigger)
+        .post("/dags/{dag_id}/pause", Op, pause)
+        .post("/dags/{dag_id}/backfill", Op, backfill)
+        .post("/dags/{dag_id}/runs/{run_id}/clear", Op, clear)
+        .post("/dags/{dag_id}/runs/{run_id}/tasks/{task_id}/mark", Op, mark)
         .fallback(|| async { ApiError(WebError::NotFound("no such endpoint".into())) })
 }
 

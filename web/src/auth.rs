@@ -15,6 +15,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 
+use crate::roles::Role;
 use crate::{AppState, WebResult};
 
 pub const SESSION_COOKIE: &str = "updraft_session";
@@ -22,9 +23,25 @@ pub const CSRF_COOKIE: &str = "updraft_csrf";
 /// Set after a login: lets this browser skip that user's login throttle.
 pub const DEVICE_COOKIE: &str = "updraft_device";
 
-/// The signed-in user's name (`anonymous` when the UI runs open).
+/// The signed-in user (`anonymous`, an admin, when the UI runs open) and
+/// their role, read on every request.
 #[derive(Debug, Clone)]
-pub struct User(pub String);
+pub struct User {
+    pub name: String,
+    pub role: Role,
+}
+
+impl User {
+    /// Whether the user may change runs, tasks and DAGs (pages hide the
+    /// buttons otherwise).
+    pub fn operates(&self) -> bool {
+        self.role >= Role::Op
+    }
+    /// Whether the user may see connections and variables.
+    pub fn administers(&self) -> bool {
+        self.role >= Role::Admin
+    }
+}
 
 /// This request's CSRF token, to embed in forms.
 #[derive(Debug, Clone)]
@@ -153,11 +170,14 @@ pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) 
             if let Err(e) = crate::origin::loopback_only(&req) {
                 return e.into_response();
             }
-            req.extensions_mut().insert(User(ANONYMOUS.into()));
+            req.extensions_mut().insert(User {
+                name: ANONYMOUS.into(),
+                role: Role::Admin,
+            });
             next.run(req).await
         }
         Ok(Some(Who::User(user))) => {
-            req.extensions_mut().insert(User(user));
+            req.extensions_mut().insert(user);
             next.run(req).await
         }
         Ok(None) => {
@@ -178,7 +198,7 @@ pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) 
 const ANONYMOUS: &str = "anonymous";
 
 enum Who {
-    User(String),
+    User(User),
     /// No user exists and the UI runs open.
     Open,
 }
@@ -186,12 +206,15 @@ enum Who {
 async fn identify(state: &AppState, headers: &HeaderMap) -> WebResult<Option<Who>> {
     let store = state.store();
     if let Some(token) = bearer(headers) {
-        return Ok(store.token_user(&token_hash(token)).await?.map(Who::User));
+        return Ok(store
+            .token_user_role(&token_hash(token))
+            .await?
+            .map(|(name, role)| Who::User(User { name, role })));
     }
     if let Some(session) = cookie(headers, SESSION_COOKIE)
-        && let Some(user) = store.session_user(&token_hash(&session)).await?
+        && let Some((name, role)) = store.session_user_role(&token_hash(&session)).await?
     {
-        return Ok(Some(Who::User(user)));
+        return Ok(Some(Who::User(User { name, role })));
     }
     if state.params().allow_open && store.count_users().await? == 0 {
         return Ok(Some(Who::Open));

@@ -12,6 +12,7 @@ mod limit;
 mod login;
 mod origin;
 mod pages;
+pub mod roles;
 mod server;
 mod streams;
 mod views;
@@ -21,12 +22,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use limit::LoginPolicy;
+pub use roles::{Access, Role, RouteRule, route_rules};
 pub use server::serve;
 
 use axum::Router;
-use axum::http::{StatusCode, header};
+use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use updraft_engine::runtime::{DagCache, Overrides, Signals};
 use updraft_engine::store::{Store, StoreError};
 
@@ -252,49 +254,72 @@ impl IntoResponse for WebError {
 pub(crate) type WebResult<T> = Result<T, WebError>;
 
 /// The whole application: pages, actions, the JSON API and static files,
-/// behind authentication and CSRF checks.
+/// behind authentication, roles ([`roles`]) and CSRF checks.
 pub fn router(state: AppState) -> Router {
     let max_body = state.params().limits.max_body_bytes;
-    let pages = Router::new()
-        .route("/", get(pages::index))
-        .route("/dags", get(pages::dags))
-        .route("/dags/{dag_id}", get(pages::dag))
-        .route("/dags/{dag_id}/live", get(pages::live_fragment))
-        .route("/dags/{dag_id}/runs/{run_id}", get(pages::run))
-        .route("/dags/{dag_id}/runs/{run_id}/live", get(pages::run_live_fragment))
-        .route("/dags/{dag_id}/runs/{run_id}/tasks/{task_id}", get(pages::task))
-        .route(
-            "/dags/{dag_id}/runs/{run_id}/tasks/{task_id}/logs/stream",
-            get(pages::log_stream),
-        )
-        .route("/connections", get(pages::connections))
-        .route("/variables", get(pages::variables))
-        .route("/dags/{dag_id}/trigger", post(actions::trigger_form))
-        .route("/dags/{dag_id}/pause", post(actions::pause_form))
-        .route("/dags/{dag_id}/backfill", post(actions::backfill_form))
-        .route("/dags/{dag_id}/runs/{run_id}/clear", post(actions::clear_form))
-        .route(
-            "/dags/{dag_id}/runs/{run_id}/tasks/{task_id}/mark",
-            post(actions::mark_form),
-        )
-        .route("/logout", post(login::logout));
-    let api = api::routes();
-    Router::new()
-        .merge(pages)
-        .nest("/api/v1", api)
+    let (guarded, public, _) = routes();
+    guarded
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::guard))
-        .route("/login", get(login::login_page).post(login::login))
-        .route(
-            "/static/app.js",
-            get(|| async { static_file("text/javascript", APP_JS) }),
-        )
-        .route("/static/app.css", get(|| async { static_file("text/css", APP_CSS) }))
+        .merge(public)
         .fallback(|| async { WebError::NotFound("no such page".into()) })
         .layer(axum::middleware::from_fn_with_state(state.clone(), csrf::check))
         .layer(axum::extract::DefaultBodyLimit::max(max_body))
         .layer(axum::middleware::from_fn(headers::api_json))
         .layer(axum::middleware::from_fn(headers::security))
         .with_state(state)
+}
+
+/// The routes behind the login (each with the role it needs), the public
+/// ones, and the rules of both.
+fn routes() -> (Router<AppState>, Router<AppState>, Vec<RouteRule>) {
+    use Role::{Admin, Op, Viewer};
+    let (guarded, mut rules) = roles::Routes::new("")
+        .get("/", Viewer, pages::index)
+        .get("/dags", Viewer, pages::dags)
+        .get("/dags/{dag_id}", Viewer, pages::dag)
+        .get("/dags/{dag_id}/live", Viewer, pages::live_fragment)
+        .get("/dags/{dag_id}/runs/{run_id}", Viewer, pages::run)
+        .get("/dags/{dag_id}/runs/{run_id}/live", Viewer, pages::run_live_fragment)
+        .get("/dags/{dag_id}/runs/{run_id}/tasks/{task_id}", Viewer, pages::task)
+        .get(
+            "/dags/{dag_id}/runs/{run_id}/tasks/{task_id}/logs/stream",
+            Viewer,
+            pages::log_stream,
+        )
+        .get("/connections", Admin, pages::connections)
+        .get("/variables", Admin, pages::variables)
+        .post("/dags/{dag_id}/trigger", Op, actions::trigger_form)
+        .post("/dags/{dag_id}/pause", Op, actions::pause_form)
+        .post("/dags/{dag_id}/backfill", Op, actions::backfill_form)
+        .post("/dags/{dag_id}/runs/{run_id}/clear", Op, actions::clear_form)
+        .post(
+            "/dags/{dag_id}/runs/{run_id}/tasks/{task_id}/mark",
+            Op,
+            actions::mark_form,
+        )
+        .post("/logout", Viewer, login::logout)
+        .nest(api::routes())
+        .into_parts();
+    let public = Router::new()
+        .route("/login", get(login::login_page).post(login::login))
+        .route(
+            "/static/app.js",
+            get(|| async { static_file("text/javascript", APP_JS) }),
+        )
+        .route("/static/app.css", get(|| async { static_file("text/css", APP_CSS) }));
+    for (method, path) in [
+        (Method::GET, "/login"),
+        (Method::POST, "/login"),
+        (Method::GET, "/static/app.js"),
+        (Method::GET, "/static/app.css"),
+    ] {
+        rules.push(RouteRule {
+            method,
+            path: path.into(),
+            access: Access::Public,
+        });
+    }
+    (guarded, public, rules)
 }
 
 const APP_JS: &str = include_str!("../static/app.js");

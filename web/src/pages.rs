@@ -176,7 +176,8 @@ pub async fn dags(
         tag: filter.tag,
         q: filter.q,
         import_errors,
-        user: Some(user.0),
+        ops: user.operates(),
+        user: Some(user),
         csrf: csrf.0,
     }))
 }
@@ -269,7 +270,8 @@ pub async fn dag(
         file: stored.file,
         runs: runs.iter().map(RunRow::new).collect(),
         dag_id,
-        user: Some(user.0),
+        ops: user.operates(),
+        user: Some(user),
         csrf: csrf.0,
     }))
 }
@@ -333,16 +335,16 @@ pub async fn run(
         .redact_json(serde_json::Value::Object(run.conf.clone()));
     Ok(html(&RunPage {
         poll: format!("/dags/{dag_id}/runs/{}/live", seg(&run.run_id)),
-        live: run_live(&state, &dag_id, &run, &csrf).await?,
+        live: run_live(&state, &dag_id, &run, &csrf, user.operates()).await?,
         conf: serde_json::to_string_pretty(&conf).unwrap_or_default(),
         run_id: run.run_id,
         dag_id,
-        user: Some(user.0),
+        user: Some(user),
         csrf: csrf.0,
     }))
 }
 
-async fn run_live(state: &AppState, dag_id: &str, run: &DagRun, csrf: &Csrf) -> WebResult<RunLive> {
+async fn run_live(state: &AppState, dag_id: &str, run: &DagRun, csrf: &Csrf, ops: bool) -> WebResult<RunLive> {
     let tis = state.store().task_instances(run.id).await?;
     Ok(RunLive {
         dag_id: dag_id.to_string(),
@@ -352,6 +354,7 @@ async fn run_live(state: &AppState, dag_id: &str, run: &DagRun, csrf: &Csrf) -> 
         interval_end: when(Some(run.data_interval_end)),
         gantt_svg: gantt_svg(&tis),
         tis: tis.iter().map(TiRow::new).collect(),
+        ops,
         csrf: csrf.0.clone(),
     })
 }
@@ -360,11 +363,12 @@ async fn run_live(state: &AppState, dag_id: &str, run: &DagRun, csrf: &Csrf) -> 
 /// place.
 pub async fn run_live_fragment(
     State(state): State<AppState>,
+    Extension(user): Extension<User>,
     Extension(csrf): Extension<Csrf>,
     Path((dag_id, run_id)): Path<(String, String)>,
 ) -> WebResult<Html<String>> {
     let run = load_run(&state, &dag_id, &run_id).await?;
-    Ok(html(&run_live(&state, &dag_id, &run, &csrf).await?))
+    Ok(html(&run_live(&state, &dag_id, &run, &csrf, user.operates()).await?))
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -443,7 +447,7 @@ pub async fn task(
         dag_id,
         run_id,
         task_id,
-        user: Some(user.0),
+        user: Some(user),
         csrf: csrf.0,
     }))
 }
@@ -577,7 +581,7 @@ pub async fn connections(
         error,
         connections: rows,
         variables: Vec::new(),
-        user: Some(user.0),
+        user: Some(user),
         csrf: csrf.0,
     })
     .into_response()
@@ -611,7 +615,7 @@ pub async fn variables(
         error,
         connections: Vec::new(),
         variables,
-        user: Some(user.0),
+        user: Some(user),
         csrf: csrf.0,
     })
     .into_response()

@@ -5,6 +5,8 @@ use askama::Template;
 use axum::response::Html;
 use jiff::Timestamp;
 
+use crate::auth::User;
+
 /// Renders a template; a template error is logged and shown as a plain
 /// message (it is a bug, never user data).
 pub fn html(t: &impl Template) -> Html<String> {
@@ -40,7 +42,7 @@ pub fn took(start: Option<Timestamp>, end: Option<Timestamp>) -> String {
 pub struct ErrorPage {
     pub status: u16,
     pub message: String,
-    pub user: Option<String>,
+    pub user: Option<User>,
     pub csrf: String,
 }
 
@@ -50,7 +52,7 @@ pub struct LoginPage {
     pub csrf: String,
     pub next: String,
     pub error: Option<String>,
-    pub user: Option<String>,
+    pub user: Option<User>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -85,7 +87,9 @@ pub struct DagsPage {
     pub tag: String,
     pub q: String,
     pub import_errors: Vec<ImportErrorRow>,
-    pub user: Option<String>,
+    /// The user may pause and unpause (else the state shows as text).
+    pub ops: bool,
+    pub user: Option<User>,
     pub csrf: String,
 }
 
@@ -159,7 +163,9 @@ pub struct DagPage {
     pub source: String,
     pub file: String,
     pub runs: Vec<RunRow>,
-    pub user: Option<String>,
+    /// The user may trigger, pause and backfill (else no such buttons).
+    pub ops: bool,
+    pub user: Option<User>,
     pub csrf: String,
 }
 
@@ -197,7 +203,7 @@ pub struct RunPage {
     /// Where the page's script reads `live` again while the run is active.
     pub poll: String,
     pub conf: String,
-    pub user: Option<String>,
+    pub user: Option<User>,
     pub csrf: String,
 }
 
@@ -214,6 +220,8 @@ pub struct RunLive {
     pub interval_end: String,
     pub tis: Vec<TiRow>,
     pub gantt_svg: String,
+    /// The user may clear and mark (else no such buttons).
+    pub ops: bool,
     pub csrf: String,
 }
 
@@ -240,7 +248,7 @@ pub struct TaskPage {
     pub rendered: String,
     pub output: String,
     pub error: String,
-    pub user: Option<String>,
+    pub user: Option<User>,
     pub csrf: String,
 }
 
@@ -263,6 +271,6 @@ pub struct SecretsPage {
     pub error: String,
     pub connections: Vec<ConnRow>,
     pub variables: Vec<(String, String)>,
-    pub user: Option<String>,
+    pub user: Option<User>,
     pub csrf: String,
 }
