@@ -465,12 +465,24 @@ fn users_and_tokens_and_the_web_ui_refuses_an_open_public_bind() {
     let db = std::fs::read(e.path().join(".updraft/updraft.db")).unwrap();
     assert!(!text(&db).contains(&token));
     // Tokens are listed (id, name, expiry; never the token) and revoked one by one.
-    let out = e.run(&["users", "tokens", "create", "ada", "--name", "deploy", "--expires-in-days", "7"]);
+    let out = e.run(&[
+        "users",
+        "tokens",
+        "create",
+        "ada",
+        "--name",
+        "deploy",
+        "--expires-in-days",
+        "7",
+    ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let list = text(&e.run(&["users", "tokens", "list", "ada"]).stdout);
     let rows: Vec<&str> = list.lines().skip(1).collect();
     assert_eq!(rows.len(), 2, "{list}");
-    assert!(rows[0].contains(" ci ") && rows[1].contains(" deploy ") && !list.contains(&token), "{list}");
+    assert!(
+        rows[0].contains(" ci ") && rows[1].contains(" deploy ") && !list.contains(&token),
+        "{list}"
+    );
     let in_a_week = (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(7 * 24))
         .strftime("%Y-%m-%d")
         .to_string();
@@ -478,7 +490,10 @@ fn users_and_tokens_and_the_web_ui_refuses_an_open_public_bind() {
     let ci_id = rows[0].split_whitespace().next().unwrap();
     let out = e.run(&["users", "tokens", "revoke", "ada", ci_id]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert_eq!(e.run(&["users", "tokens", "revoke", "ada", ci_id]).status.code(), Some(1));
+    assert_eq!(
+        e.run(&["users", "tokens", "revoke", "ada", ci_id]).status.code(),
+        Some(1)
+    );
     let list = text(&e.run(&["users", "tokens", "list", "ada"]).stdout);
     assert!(!list.contains(" ci ") && list.contains(" deploy "), "{list}");
     assert!(
@@ -496,13 +511,67 @@ fn users_and_tokens_and_the_web_ui_refuses_an_open_public_bind() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    reset.stdin.take().unwrap().write_all(b"another long password\n").unwrap();
+    reset
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"another long password\n")
+        .unwrap();
     let out = reset.wait_with_output().unwrap();
     assert!(text(&out.stdout).contains("revoked"), "{}", text(&out.stdout));
     let list = text(&e.run(&["users", "tokens", "list", "ada"]).stdout);
     assert_eq!(list.lines().count(), 1, "only the header is left: {list}");
     assert!(e.run(&["users", "delete", "ada"]).status.success());
     assert_eq!(e.run(&["users", "delete", "ada"]).status.code(), Some(1));
+}
+
+#[test]
+fn users_have_roles() {
+    use std::io::Write;
+    let e = Env::new();
+    let create = |args: &[&str]| {
+        let mut c = e
+            .cmd()
+            .args(["users", "create"])
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        c.stdin.take().unwrap().write_all(b"a long password\n").unwrap();
+        c.wait_with_output().unwrap()
+    };
+    let role_of = |user: &str| {
+        let list = text(&e.run(&["users", "list"]).stdout);
+        let row = list.lines().find(|l| l.split_whitespace().next() == Some(user));
+        row.and_then(|r| r.split_whitespace().nth(1))
+            .unwrap_or_default()
+            .to_string()
+    };
+    // The first user is an admin, as every user was before roles.
+    let out = create(&["ada"]);
+    assert!(text(&out.stdout).contains("admin role"), "{}", text(&out.stderr));
+    assert_eq!(role_of("ada"), "admin");
+    // Later ones need a role said.
+    let out = create(&["vic"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("--role viewer, op or admin"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(create(&["vic", "--role", "viewer"]).status.success());
+    assert_eq!(role_of("vic"), "viewer");
+    assert_eq!(create(&["eve", "--role", "root"]).status.code(), Some(2), "not a role");
+    assert!(e.run(&["users", "set-role", "vic", "op"]).status.success());
+    assert_eq!(role_of("vic"), "op");
+    // A new password keeps the role.
+    assert!(create(&["vic"]).status.success());
+    assert_eq!(role_of("vic"), "op");
+    assert_eq!(e.run(&["users", "set-role", "nobody", "op"]).status.code(), Some(1));
+    assert_eq!(e.run(&["users", "set-role", "vic", "root"]).status.code(), Some(2));
+    assert!(text(&e.run(&["users", "list"]).stdout).starts_with("USER"));
 }
 
 #[test]

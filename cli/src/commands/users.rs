@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{Result, bail};
 use clap::Subcommand;
-use updraft_engine::store::Store;
+use updraft_engine::store::{Role, Store};
 use updraft_web::auth::{hash_password, random_token, token_hash};
 
 use crate::output::{print_table, utc};
@@ -22,8 +22,24 @@ pub enum UsersCommand {
     /// Create a user, or set a new password for an existing one (which ends
     /// all their sessions and revokes all their API tokens). The password is
     /// read from the first line of standard input
-    /// (`echo "$PW" | updraft users create ada`), never from the command line.
-    Create { username: String },
+    /// (`echo "$PW" | updraft users create ada --role op`), never from the
+    /// command line.
+    Create {
+        username: String,
+        /// viewer (reads), op (also triggers, pauses, backfills, clears and
+        /// marks) or admin (also connections and variables). Needed for a
+        /// new user unless it is the first (an admin); an existing user
+        /// keeps theirs unless given.
+        #[arg(long, value_parser = parse_role)]
+        role: Option<Role>,
+    },
+    /// Give a user another role (viewer, op or admin); their sessions and
+    /// tokens act with it from their next request.
+    SetRole {
+        username: String,
+        #[arg(value_parser = parse_role)]
+        role: Role,
+    },
     /// A user's API tokens: list, create, revoke.
     #[command(subcommand)]
     Tokens(TokensCommand),
@@ -36,7 +52,7 @@ pub enum UsersCommand {
         #[arg(long, default_value_t = DEFAULT_TOKEN_DAYS, value_parser = clap::value_parser!(u32).range(1..=MAX_TOKEN_DAYS as i64))]
         expires_in_days: u32,
     },
-    /// List users and how many API tokens each has.
+    /// List users, their roles and how many API tokens each has.
     List,
     /// Delete a user, with their tokens and sessions.
     Delete { username: String },
@@ -60,6 +76,10 @@ pub enum TokensCommand {
     /// Revoke a user's token by its id (as listed) or its name (every token
     /// of that name).
     Revoke { username: String, token: String },
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    s.parse()
 }
 
 async fn known(store: &Store, username: &str) -> Result<()> {
@@ -122,7 +142,7 @@ pub fn run(cmd: UsersCommand, settings: &Settings) -> Result<ExitCode> {
     runtime()?.block_on(async {
         let store = open(settings).await?;
         match cmd {
-            UsersCommand::Create { username } => {
+            UsersCommand::Create { username, role } => {
                 if username.trim().is_empty() || username.len() > 64 || username.contains(char::is_whitespace) {
                     bail!("a user name is 1 to 64 characters without spaces");
                 }
@@ -134,11 +154,22 @@ pub fn run(cmd: UsersCommand, settings: &Settings) -> Result<ExitCode> {
                     bail!("the password must have at least 8 characters");
                 }
                 let existed = store.user_password_hash(&username).await?.is_some();
-                store.set_user(&username, &hash_password(password)).await?;
+                let role = match role {
+                    Some(r) => Some(r),
+                    None if existed => None,
+                    None if store.count_users().await? == 0 => Some(Role::Admin),
+                    None => bail!(
+                        "a new user needs a role: --role viewer, op or admin (only the first user is an admin by default)"
+                    ),
+                };
+                store.save_user(&username, &hash_password(password), role).await?;
+                let role = store.user_role(&username).await?.unwrap_or(Role::Admin);
                 if existed {
-                    crate::outln!("password of {username} changed; their sessions and API tokens are revoked");
+                    crate::outln!(
+                        "password of {username} ({role}) changed; their sessions and API tokens are revoked"
+                    );
                 } else {
-                    crate::outln!("user {username} saved");
+                    crate::outln!("user {username} saved with the {role} role");
                 }
             }
             UsersCommand::Tokens(cmd) => tokens(&store, cmd).await?,
@@ -152,9 +183,15 @@ pub fn run(cmd: UsersCommand, settings: &Settings) -> Result<ExitCode> {
                     .list_users()
                     .await?
                     .into_iter()
-                    .map(|u| vec![u.username, utc(u.created_at), u.tokens.to_string()])
+                    .map(|u| vec![u.username, u.role.to_string(), utc(u.created_at), u.tokens.to_string()])
                     .collect();
-                print_table(&["USER", "CREATED", "TOKENS"], &rows);
+                print_table(&["USER", "ROLE", "CREATED", "TOKENS"], &rows);
+            }
+            UsersCommand::SetRole { username, role } => {
+                if !store.set_role(&username, role).await? {
+                    bail!("no user `{username}` (see `updraft users list`)");
+                }
+                crate::outln!("{username} now has the {role} role");
             }
             UsersCommand::Delete { username } => {
                 if !store.delete_user(&username).await? {
