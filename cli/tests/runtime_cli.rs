@@ -38,13 +38,10 @@ fn dags_test_reports_each_task_and_exits_by_the_result() {
         s.contains("oops") && s.contains("command exited with code 3"),
         "the log tail is shown: {s}"
     );
-    // Nothing was written to the real store.
-    assert!(
-        e.json(&["runs", "list", "good", "--output", "json"])
-            .as_array()
-            .unwrap()
-            .is_empty()
-    );
+    // Nothing was written to the real store: it does not even know the DAG.
+    let out = e.run(&["runs", "list", "good"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("no DAG `good` is known to this store"));
 }
 
 #[test]
@@ -92,7 +89,8 @@ fn trigger_wait_with_a_running_standalone_then_inspect() {
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("already has a run"));
     let out = e.run(&["dags", "trigger", "etl", "--conf", "[1]"]);
-    assert!(text(&out.stderr).contains("--conf must be a JSON object"));
+    assert_eq!(out.status.code(), Some(2), "a usage error");
+    assert!(text(&out.stderr).contains("'--conf <CONF>': must be a JSON object"));
 }
 
 #[test]
