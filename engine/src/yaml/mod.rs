@@ -13,8 +13,8 @@ use std::fmt;
 
 pub use de::{DeError, Problem, from_node, from_node_with_extra_fields};
 pub use limits::YamlLimits;
-pub use parse::{ParseError, parse_document, parse_document_with};
 pub(crate) use parse::too_big;
+pub use parse::{ParseError, parse_document, parse_document_with};
 
 /// A place in a source file: 1-based line and column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]

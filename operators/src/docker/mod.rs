@@ -46,6 +46,6 @@ impl Operator for DockerOperator {
 }
 
 #[cfg(test)]
-mod tests;
-#[cfg(test)]
 pub(crate) mod test_image;
+#[cfg(test)]
+mod tests;
