@@ -6,6 +6,10 @@
 //! stuck), and each task's side effect happened at least once and at most
 //! twice (a try killed with its worker after its command ran is run again).
 //!
+//! Also: a Postgres of the test's own (initdb on a free port) stopped for
+//! a few seconds in the middle of a run, then started again: the run
+//! finishes, and neither process dies of it.
+//!
 //! The CI version is short (`UPDRAFT_CHAOS_RUNS`, `UPDRAFT_CHAOS_KILLS`
 //! make it longer: `bench/chaos.sh` runs 100 kills over 2,000 tasks).
 
@@ -341,4 +345,208 @@ async fn unfinished_runs(conn: &mut sqlx::PgConnection) -> i64 {
         .fetch_one(conn)
         .await
         .unwrap()
+}
+
+/// A private Postgres cluster (initdb, pg_ctl from the binaries
+/// `.ci/postgres.sh` uses) on a port of its own, so a test can stop and
+/// start it without disturbing other tests. Stopped when dropped.
+struct PrivatePostgres {
+    bin: std::path::PathBuf,
+    data: std::path::PathBuf,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl PrivatePostgres {
+    /// `None` (skipped loudly; CI has the binaries) without initdb.
+    fn start() -> Option<PrivatePostgres> {
+        let bin = std::fs::read_dir("/usr/lib/postgresql")
+            .ok()
+            .and_then(|d| d.filter_map(|e| e.ok()).map(|e| e.path().join("bin")).max())
+            .filter(|b| b.join("initdb").exists());
+        let Some(bin) = bin else {
+            assert!(
+                std::env::var("CI").is_err(),
+                "CI must run the Postgres restart test: no /usr/lib/postgresql/*/bin/initdb"
+            );
+            eprintln!("SKIPPED (Postgres restart): no /usr/lib/postgresql/*/bin/initdb");
+            return None;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        std::fs::create_dir(&data).unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let pg = PrivatePostgres {
+            bin,
+            data,
+            port,
+            _dir: dir,
+        };
+        if is_root() {
+            // initdb refuses root: the cluster belongs to `postgres`.
+            for p in [pg._dir.path(), pg.data.as_path()] {
+                let ok = std::process::Command::new("chown")
+                    .arg("postgres")
+                    .arg(p)
+                    .status()
+                    .unwrap();
+                assert!(ok.success());
+            }
+        }
+        pg.run(&format!(
+            "{}/initdb -D {} -U postgres --auth=trust -E UTF8 >/dev/null",
+            pg.bin.display(),
+            pg.data.display()
+        ));
+        pg.ctl("start");
+        Some(pg)
+    }
+
+    fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    fn ctl(&self, what: &str) {
+        let opts = format!(
+            "-o '-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off'",
+            self.port,
+            self._dir.path().display()
+        );
+        let mode = if what == "start" { opts } else { "-m fast".to_string() };
+        self.run(&format!(
+            "{}/pg_ctl -D {} -l {}/log -w {mode} {what} >/dev/null",
+            self.bin.display(),
+            self.data.display(),
+            self._dir.path().display()
+        ));
+    }
+
+    fn run(&self, sh: &str) {
+        assert!(shell(sh).unwrap().success(), "{sh}");
+    }
+}
+
+impl Drop for PrivatePostgres {
+    fn drop(&mut self) {
+        let sh = format!(
+            "{}/pg_ctl -D {} -m immediate stop >/dev/null 2>&1",
+            self.bin.display(),
+            self.data.display()
+        );
+        let _ = shell(&sh);
+    }
+}
+
+/// Runs `sh` as `postgres` when root (Postgres refuses root), else as is.
+fn shell(sh: &str) -> std::io::Result<std::process::ExitStatus> {
+    if is_root() {
+        std::process::Command::new("su")
+            .args(["postgres", "-s", "/bin/sh", "-c", sh])
+            .status()
+    } else {
+        std::process::Command::new("sh").args(["-c", sh]).status()
+    }
+}
+
+fn is_root() -> bool {
+    std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| text(&o.stdout).trim() == "0")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_finishes_when_postgres_restarts_in_its_middle() {
+    let Some(pg) = PrivatePostgres::start() else { return };
+    let db = pg.url();
+    let e = Env::new();
+    // A chain: the restart lands between two links, or in one.
+    let mut yaml = "tasks:\n".to_string();
+    for i in 0..8 {
+        let after = if i > 0 {
+            format!(", depends_on: t{}", i - 1)
+        } else {
+            String::new()
+        };
+        yaml.push_str(&format!(
+            "  t{i}: {{operator: shell, retries: 2, retry_delay: 1s{after}, command: 'sleep 1; echo t{i}'}}\n"
+        ));
+    }
+    e.write("chain.yaml", &yaml);
+    let with_db = |args: &[&str]| e.cmd().args(args).env("UPDRAFT_DATABASE_URL", &db).output().unwrap();
+    let migrated = with_db(&["db", "migrate"]);
+    assert!(migrated.status.success(), "{}", text(&migrated.stderr));
+    let mut procs: Vec<Proc> = [
+        ("scheduler", vec!["scheduler"]),
+        ("worker", vec!["worker", "--slots", "4"]),
+    ]
+    .into_iter()
+    .map(|(name, args)| Proc {
+        name: name.into(),
+        args: args.into_iter().map(String::from).collect(),
+        daemon: None,
+        starts: 0,
+    })
+    .collect();
+    for p in &mut procs {
+        p.start(&e, &db);
+    }
+    let out = with_db(&["dags", "trigger", "chain", "--logical-date", "2024-01-01"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let mut conn = sqlx::PgConnection::connect(&db).await.unwrap();
+    let done = |n: i64| format!("SELECT COUNT(*) >= {n} FROM task_instances WHERE state = 'success'");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !sqlx::query_scalar::<_, bool>(sqlx::AssertSqlSafe(done(2)))
+        .fetch_one(&mut conn)
+        .await
+        .unwrap()
+    {
+        assert!(Instant::now() < deadline, "the run did not start");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    drop(conn);
+    // Down for a few seconds: longer than a heartbeat, so writes fail.
+    pg.ctl("stop");
+    let down = Instant::now();
+    std::thread::sleep(Duration::from_secs(3));
+    pg.ctl("start");
+    eprintln!("postgres restart: down {:.1}s", down.elapsed().as_secs_f64());
+    let mut conn = sqlx::PgConnection::connect(&db).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let state = loop {
+        let state: String = sqlx::query_scalar("SELECT state FROM dag_runs")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        if state == "success" || state == "failed" || Instant::now() > deadline {
+            break state;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let tasks: Vec<(String, String, i64)> =
+        sqlx::query("SELECT task_id, state, try_number FROM task_instances ORDER BY task_id")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect();
+    eprintln!(
+        "postgres restart: run {state} {:.1}s after Postgres stopped; tasks {tasks:?}",
+        down.elapsed().as_secs_f64()
+    );
+    assert_eq!(state, "success", "{tasks:?}");
+    for p in &mut procs {
+        let d = p.daemon.as_mut().unwrap();
+        assert!(
+            d.0.as_mut().unwrap().try_wait().unwrap().is_none(),
+            "{} exited when Postgres went away; see {}",
+            p.name,
+            d.1.display()
+        );
+    }
 }
