@@ -1,8 +1,10 @@
-//! Wake-ups across processes on Postgres: workers `NOTIFY` the schedulers
-//! when a task ends, schedulers `NOTIFY` the workers when tasks are queued,
-//! and a LISTEN connection in each process turns those into in-process
-//! [`Signals`]. On SQLite there is nothing to listen to; other processes
-//! poll.
+//! Wake-ups across processes: workers notify the schedulers when a task
+//! ends, schedulers notify the workers when tasks are queued, a trigger
+//! notifies the schedulers, and a listener in each process turns those
+//! into in-process [`Signals`]. On Postgres that is LISTEN/NOTIFY; on
+//! SQLite a datagram socket per process beside the database file
+//! (`store::WakeBus`). Either way the store is the truth and a lost
+//! wake-up costs only the polling tick.
 
 use std::time::Duration;
 
@@ -25,17 +27,18 @@ pub fn payload(sender: &str, run_pk: Option<i64>) -> String {
     }
 }
 
-/// Tells schedulers in other processes that run `run_pk` changed (Postgres
-/// NOTIFY; nothing on SQLite). A failure only costs latency: they poll.
+/// Tells schedulers in other processes that run `run_pk` changed. A
+/// failure only costs latency: they poll.
 pub(crate) async fn notify_run_changed(store: &Store, sender: &str, run_pk: i64) {
     if let Err(e) = store.notify(SCHEDULER_CHANNEL, &payload(sender, Some(run_pk))).await {
         tracing::warn!(error = %e, "NOTIFY failed; the scheduler will poll");
     }
 }
 
-/// Starts the LISTEN loop on Postgres; `None` on SQLite.
+/// Starts the listening loop; `None` for an in-memory SQLite database,
+/// which no other process can share.
 pub fn spawn_listener(store: Store, signals: Signals, stop: CancellationToken) -> Option<JoinHandle<()>> {
-    if store.dialect() != crate::store::Dialect::Postgres {
+    if !store.can_listen() {
         return None;
     }
     Some(tokio::spawn(async move {
@@ -57,9 +60,9 @@ pub fn spawn_listener(store: Store, signals: Signals, stop: CancellationToken) -
                     n = listener.recv() => n,
                 };
                 match note {
-                    Ok(n) if n.payload().split(':').next() == Some(signals.id.as_str()) => {}
-                    Ok(n) if n.channel() == SCHEDULER_CHANNEL => {
-                        match n.payload().split_once(':').and_then(|(_, pk)| pk.parse::<i64>().ok()) {
+                    Ok(n) if n.payload.split(':').next() == Some(signals.id.as_str()) => {}
+                    Ok(n) if n.channel == SCHEDULER_CHANNEL => {
+                        match n.payload.split_once(':').and_then(|(_, pk)| pk.parse::<i64>().ok()) {
                             Some(run_pk) => signals.task_ended(run_pk),
                             None => signals.wake_all(),
                         }

@@ -23,6 +23,7 @@ mod statements;
 mod tasks;
 mod ui;
 mod users;
+mod wake;
 mod workers;
 
 use std::path::Path;
@@ -42,6 +43,7 @@ pub use secrets::{Resealed, SecretCounts};
 pub use tasks::{Claimed, DownstreamClaim, Reaped};
 pub use ui::{GridCell, RunDot};
 pub use users::{Role, TOKEN_ID_LEN, TokenInfo, UserInfo};
+pub use wake::{Note, WakeBus, WakeListener};
 
 /// Which database is behind the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,8 +87,41 @@ pub struct Store {
     cipher: Option<cipher::Cipher>,
     /// Kept for Postgres LISTEN connections.
     url: std::sync::Arc<str>,
+    /// SQLite: the wake-up sockets of the processes sharing the file.
+    wake: Option<WakeBus>,
     /// SQLite: stops the WAL checkpointer when the last handle drops.
     _checkpointer: Option<std::sync::Arc<checkpoint::Checkpointer>>,
+}
+
+/// Notifications from other processes ([`Store::listener`]).
+#[derive(Debug)]
+pub enum Listener {
+    Postgres(sqlx::postgres::PgListener),
+    Local {
+        socket: WakeListener,
+        channels: Vec<String>,
+    },
+}
+
+impl Listener {
+    /// The next notification on one of the channels listened to.
+    pub async fn recv(&mut self) -> Result<Note> {
+        match self {
+            Listener::Postgres(l) => {
+                let n = l.recv().await?;
+                Ok(Note {
+                    channel: n.channel().to_string(),
+                    payload: n.payload().to_string(),
+                })
+            }
+            Listener::Local { socket, channels } => loop {
+                let note = socket.recv().await.map_err(|e| StoreError::Db(sqlx::Error::Io(e)))?;
+                if channels.contains(&note.channel) {
+                    return Ok(note);
+                }
+            },
+        }
+    }
 }
 
 impl Store {
@@ -102,6 +137,7 @@ impl Store {
             return Err(StoreError::BadUrl(redact(url)));
         };
         let mut checkpointer = None;
+        let mut wake = None;
         let (pool, writes) = match dialect {
             Dialect::Sqlite => {
                 let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
@@ -130,6 +166,9 @@ impl Store {
                 ] {
                     sqlx::query(sqlx::AssertSqlSafe(pragma)).execute(&mut write).await?;
                 }
+                // The file exists now (mode=rwc); an in-memory database
+                // has no path and no other process to wake.
+                wake = WakeBus::for_database(Path::new(path)).ok();
                 let writes = Writes::single(write);
                 checkpointer = Some(std::sync::Arc::new(checkpoint::spawn(writes.clone())));
                 (reads, writes)
@@ -175,31 +214,54 @@ impl Store {
             dialect,
             cipher: None,
             url: std::sync::Arc::from(url),
+            wake,
             _checkpointer: checkpointer,
         })
     }
 
-    /// Postgres: `NOTIFY channel, payload`, so other processes wake at once.
-    /// SQLite: nothing (other processes poll).
+    /// Wakes other processes at once: Postgres `NOTIFY channel, payload`;
+    /// SQLite a datagram to each process listening beside the file
+    /// ([`WakeBus`]). Only latency depends on it: everyone also polls.
     pub async fn notify(&self, channel: &str, payload: &str) -> Result<()> {
-        if self.dialect == Dialect::Postgres {
-            sqlx::query("SELECT pg_notify($1, $2)")
-                .bind(channel)
-                .bind(payload)
-                .execute(&self.pool)
-                .await?;
+        match (&self.dialect, &self.wake) {
+            (Dialect::Postgres, _) => {
+                sqlx::query("SELECT pg_notify($1, $2)")
+                    .bind(channel)
+                    .bind(payload)
+                    .execute(&self.pool)
+                    .await?;
+            }
+            (Dialect::Sqlite, Some(bus)) => bus.send(channel, payload),
+            (Dialect::Sqlite, None) => {}
         }
         Ok(())
     }
 
-    /// A LISTEN connection on Postgres (none on SQLite).
-    pub async fn listener(&self, channels: &[&str]) -> Result<Option<sqlx::postgres::PgListener>> {
-        if self.dialect != Dialect::Postgres {
-            return Ok(None);
+    /// Where [`Store::notify`] from other processes arrives: a LISTEN
+    /// connection on Postgres, a wake-up socket on SQLite (none for an
+    /// in-memory database).
+    pub async fn listener(&self, channels: &[&str]) -> Result<Option<Listener>> {
+        match (&self.dialect, &self.wake) {
+            (Dialect::Postgres, _) => {
+                let mut l = sqlx::postgres::PgListener::connect(&self.url).await?;
+                l.listen_all(channels.iter().copied()).await?;
+                Ok(Some(Listener::Postgres(l)))
+            }
+            (Dialect::Sqlite, Some(bus)) => {
+                let channels = channels.iter().map(|c| c.to_string()).collect();
+                let socket = bus.listen().map_err(|source| StoreError::CreateDir {
+                    path: bus.dir().display().to_string(),
+                    source,
+                })?;
+                Ok(Some(Listener::Local { socket, channels }))
+            }
+            (Dialect::Sqlite, None) => Ok(None),
         }
-        let mut l = sqlx::postgres::PgListener::connect(&self.url).await?;
-        l.listen_all(channels.iter().copied()).await?;
-        Ok(Some(l))
+    }
+
+    /// Whether [`Store::listener`] has anything to listen on.
+    pub fn can_listen(&self) -> bool {
+        self.dialect == Dialect::Postgres || self.wake.is_some()
     }
 
     pub fn dialect(&self) -> Dialect {
