@@ -13,4 +13,4 @@ cd "$(dirname "$0")/.."
 export UPDRAFT_CHAOS_RUNS="${UPDRAFT_CHAOS_RUNS:-80}"
 export UPDRAFT_CHAOS_KILLS="${UPDRAFT_CHAOS_KILLS:-100}"
 export UPDRAFT_CHAOS_SETTLE_SECS="${UPDRAFT_CHAOS_SETTLE_SECS:-300}"
-cargo test -q -p updraft-cli --locked --test chaos -- --nocapture 2>&1 | grep -E '^chaos:|panicked|test result'
+cargo test -q -p updraft-cli --locked --test chaos -- --nocapture kill_9 2>&1 | grep -E '^chaos:|panicked|test result'
