@@ -35,6 +35,21 @@ pub enum DbCommand {
         #[arg(long, default_value = "10s", value_parser = updraft_engine::duration::parse_duration)]
         timeout: Duration,
     },
+    /// Delete finished runs (with their task instances and logs) that ended
+    /// longer ago than --older-than, a batch at a time, safe beside a
+    /// running scheduler. Each DAG keeps its newest scheduled run. On
+    /// SQLite the file then shrinks.
+    Clean {
+        /// How old a run must be, like 90d or 12w.
+        #[arg(long, value_parser = updraft_engine::duration::parse_duration)]
+        older_than: Duration,
+        /// Count what would be deleted; delete nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Runs per transaction.
+        #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..))]
+        batch: u32,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -60,6 +75,11 @@ pub fn run(cmd: DbCommand, settings: &Settings) -> Result<ExitCode> {
             crate::outln!("{}: {n} migration(s) applied", redact(&settings.database_url));
             Ok(ExitCode::SUCCESS)
         }),
+        DbCommand::Clean {
+            older_than,
+            dry_run,
+            batch,
+        } => runtime()?.block_on(clean(settings, older_than, dry_run, batch)),
         DbCommand::Check {
             process,
             web,
@@ -86,6 +106,43 @@ pub fn run(cmd: DbCommand, settings: &Settings) -> Result<ExitCode> {
             }
         }),
     }
+}
+
+async fn clean(settings: &Settings, older_than: Duration, dry_run: bool, batch: u32) -> Result<ExitCode> {
+    let store = crate::store::open(settings).await?;
+    let before = Timestamp::now() - SignedDuration::try_from(older_than)?;
+    let shown = jiff::tz::TimeZone::UTC
+        .to_datetime(before)
+        .strftime("%Y-%m-%d %H:%M UTC");
+    let mut last_shown = std::time::Instant::now();
+    let done = store
+        .clean_history(before, batch, dry_run, |so_far| {
+            // Long cleans show progress, at most once a second.
+            if last_shown.elapsed() >= Duration::from_secs(1) {
+                eprintln!(
+                    "... {} runs, {} log lines deleted so far",
+                    so_far.runs, so_far.log_lines
+                );
+                last_shown = std::time::Instant::now();
+            }
+        })
+        .await?;
+    let verb = if dry_run { "would delete" } else { "deleted" };
+    crate::outln!(
+        "{verb} {} runs, {} task instances and {} log lines that ended before {shown}{}",
+        done.runs,
+        done.task_instances,
+        done.log_lines,
+        if done.bytes_freed > 0 {
+            format!(
+                "; the database file shrank by {:.1} MiB",
+                done.bytes_freed as f64 / 1048576.0
+            )
+        } else {
+            String::new()
+        }
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn check(settings: &Settings, process: Option<ProcessKind>, max_age: Duration) -> Result<String> {

@@ -11,6 +11,7 @@
 
 mod actions;
 mod checkpoint;
+mod clean;
 mod cipher;
 mod conn;
 mod dags;
@@ -36,6 +37,7 @@ use sqlx::{AnyConnection, AnyPool, ConnectOptions};
 
 use conn::{WriteConn, Writes};
 
+pub use clean::Cleaned;
 pub use dags::StoredDag;
 pub use logs::{LogRow, READ_LINE_CHARS, RenderedRow};
 pub use model::*;
@@ -318,6 +320,10 @@ async fn sqlite_pragmas(conn: &mut AnyConnection) -> std::result::Result<(), sql
     // busy_timeout makes writers of other processes wait their turn instead
     // of failing.
     for pragma in [
+        // Takes effect only on a new, empty file: `db clean` can then give
+        // freed pages back without rewriting it (older files are switched
+        // by one VACUUM, on their first clean).
+        "PRAGMA auto_vacuum = INCREMENTAL",
         "PRAGMA journal_mode = WAL",
         "PRAGMA synchronous = NORMAL",
         "PRAGMA busy_timeout = 15000",

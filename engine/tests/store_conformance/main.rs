@@ -30,6 +30,7 @@ async fn postgres() -> Option<TestStore> {
 
 #[path = "../common/mod.rs"]
 mod common;
+mod clean;
 mod logs;
 mod people;
 mod runs;
@@ -71,6 +72,8 @@ conformance!(
     tasks::transitions_only_from_expected_states,
     people::logs_append_and_follow,
     logs::old_log_lines_are_pruned_oldest_first,
+    clean::clean_removes_finished_history_but_the_newest_scheduled_run,
+    clean::clean_gives_the_space_back,
     logs::a_huge_stored_line_is_cut_when_read,
     secrets::connections_and_variables,
     people::workers_come_and_go,
