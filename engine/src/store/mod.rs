@@ -11,8 +11,8 @@
 
 mod actions;
 mod checkpoint;
-mod clean;
 mod cipher;
+mod clean;
 mod conn;
 mod dags;
 mod logs;

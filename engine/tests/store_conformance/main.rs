@@ -28,9 +28,9 @@ async fn postgres() -> Option<TestStore> {
     Some(TestStore { store, _dir: None })
 }
 
+mod clean;
 #[path = "../common/mod.rs"]
 mod common;
-mod clean;
 mod logs;
 mod people;
 mod runs;
