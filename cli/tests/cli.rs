@@ -171,7 +171,7 @@ fn plan_and_show_errors_are_clear() {
         dir.path(),
         &["dags", "plan", "etl", "--start", "tomorrow", "--end", "2024-11-03"],
     );
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2), "a malformed date is a usage error");
     assert!(text(&out.stderr).contains("--start"), "{}", text(&out.stderr));
     assert!(out.stdout.is_empty());
     let out = updraft(dir.path(), &["dags", "show", "etll"]);

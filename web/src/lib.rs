@@ -7,6 +7,7 @@ mod api;
 pub mod auth;
 mod csrf;
 mod graph;
+mod hashers;
 mod headers;
 mod limit;
 mod login;
@@ -102,6 +103,7 @@ pub struct AppState {
     inner: Arc<WebParams>,
     logins: Arc<limit::LoginLimiter>,
     hashes: Arc<tokio::sync::Semaphore>,
+    hashers: Arc<hashers::Hashers>,
     key: Arc<tokio::sync::OnceCell<csrf::Key>>,
     streams: Arc<streams::StreamCounts>,
 }
@@ -111,6 +113,7 @@ impl AppState {
         AppState {
             logins: Arc::new(limit::LoginLimiter::new(params.limits.login.clone())),
             hashes: Arc::new(tokio::sync::Semaphore::new(params.limits.login_hashes.max(1))),
+            hashers: Arc::new(hashers::Hashers::new(params.limits.login_hashes)),
             key: Arc::default(),
             streams: Arc::default(),
             inner: Arc::new(params),
@@ -121,6 +124,9 @@ impl AppState {
     }
     pub(crate) fn hashes(&self) -> &Arc<tokio::sync::Semaphore> {
         &self.hashes
+    }
+    pub(crate) fn hashers(&self) -> &hashers::Hashers {
+        &self.hashers
     }
     pub(crate) fn streams(&self) -> &Arc<streams::StreamCounts> {
         &self.streams

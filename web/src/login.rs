@@ -100,20 +100,23 @@ pub async fn login(
     let hash = store.user_password_hash(&f.username).await?;
     // Verify against a dummy hash for unknown users, so timing does not
     // tell. Argon2 takes tens of milliseconds of CPU on purpose: off the
-    // runtime's threads, which also run the scheduler and workers.
+    // runtime's threads (which also run the scheduler and workers), on
+    // the hash threads (`hashers`).
     let password = f.password.clone();
-    let ok = tokio::task::spawn_blocking(move || {
-        let _slot = permit;
-        match &hash {
-            Some(h) => verify_password(&password, h),
-            None => {
-                let _ = verify_password(&password, DUMMY_HASH);
-                false
+    let ok = state
+        .hashers()
+        .run(move || {
+            let _slot = permit;
+            match &hash {
+                Some(h) => verify_password(&password, h),
+                None => {
+                    let _ = verify_password(&password, DUMMY_HASH);
+                    false
+                }
             }
-        }
-    })
-    .await
-    .unwrap_or(false);
+        })
+        .await
+        .unwrap_or(false);
     if !ok {
         return Ok(page(
             csrf,
