@@ -4,6 +4,7 @@
 //! in-process notification when they live in one process, and polling as a
 //! slow safety net otherwise.
 
+mod active;
 mod backfill;
 mod bridge;
 mod cache;
