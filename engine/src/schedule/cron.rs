@@ -176,6 +176,13 @@ fn check_bounds(expr: &str) -> Result<(), String> {
         ("day-of-week", 0, 7),
     ];
     for (text, (name, lo, hi)) in expr.split_whitespace().zip(FIELDS) {
+        // croner reads an empty list item as a field matching nothing, and
+        // then searches for seconds (found by fuzzing: `, * * * ,7`).
+        if text.split(',').any(str::is_empty) {
+            return Err(format!(
+                "invalid cron expression {expr:?}: {name} field `{text}` has an empty item in its list"
+            ));
+        }
         for item in text.split(',') {
             // The step after `/` and the ordinal after `#` are not values.
             let values = item.split(['/', '#']).next().unwrap_or_default();
@@ -325,5 +332,22 @@ mod tests {
         assert!(CronExpr::parse("x * * * *").is_err());
         let e = CronExpr::parse("0 0 30 2 *").unwrap_err();
         assert!(e.contains("never fires"), "{e}");
+    }
+
+    /// Found by `.ci/fuzz.sh` (fuzz/artifacts/cron/timeout-74b31a6e...): an
+    /// empty list item took seconds to parse (10 s under the fuzzer) and
+    /// then never fired.
+    #[test]
+    fn fuzz_timeout_empty_list_items_are_refused_at_once() {
+        for expr in [", * * * ,7", "1,,2 * * * *", "0 0 * * 1,", "0 ,3 * * *"] {
+            let started = std::time::Instant::now();
+            let e = CronExpr::parse(expr).unwrap_err();
+            assert!(e.contains("has an empty item in its list"), "{expr}: {e}");
+            assert!(
+                started.elapsed() < std::time::Duration::from_millis(100),
+                "{expr}: {:?}",
+                started.elapsed()
+            );
+        }
     }
 }
