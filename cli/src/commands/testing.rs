@@ -110,6 +110,11 @@ pub async fn test_dag(settings: &Settings, dag_id: &str, logical_date: Option<&s
     let mut reported: HashMap<String, TaskState> = HashMap::new();
     let mut ended = local.signals.runs_ended();
     let end = loop {
+        // The run first, then its tasks: once the run is read as ended,
+        // every task is final in the read after it, and all are printed
+        // (the other way round, tasks ending between the two reads were
+        // never printed).
+        let r = store.get_run_by_pk(run.id).await?.context("the run vanished")?;
         for ti in store.task_instances(run.id).await? {
             let finished = ti.state.is_finished() || ti.state == TaskState::UpForRetry;
             if finished && reported.get(&ti.task_id) != Some(&ti.state) {
@@ -139,7 +144,6 @@ pub async fn test_dag(settings: &Settings, dag_id: &str, logical_date: Option<&s
                 reported.insert(ti.task_id.clone(), ti.state);
             }
         }
-        let r = store.get_run_by_pk(run.id).await?.context("the run vanished")?;
         if r.state.is_finished() {
             break r;
         }
