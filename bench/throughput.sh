@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Throughput under sustained load: a 2-task DAG (`a` then `b`, both
+# `empty`) triggered through `POST /api/v1/dags/two/trigger` with an API
+# token, open loop at rising rates (runs per minute), against `updraft
+# standalone` (release build: scheduler, worker and web in one process) on
+# SQLite and on Postgres, one store after the other. The load generator is
+# cli/benches/throughput.rs (same machine, same 2 cores). Prints per rate:
+# runs offered, ended, the achieved rate, latency from the scheduled send
+# to the run's end (p50, p99, max), and the load average.
+#
+#   bench/throughput.sh [sqlite] [postgres]   (Postgres: .ci/postgres.sh)
+#
+# RATES (500,1000,2500,5000,10000,15000), STEP_SECS (30), SLOTS (8).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+stores=("$@")
+[ ${#stores[@]} -eq 0 ] && stores=(sqlite postgres)
+rates="${RATES:-500,1000,2500,5000,10000,15000}"
+step_secs="${STEP_SECS:-30}"
+slots="${SLOTS:-8}"
+cargo build --release -q -p updraft-cli
+cargo bench -q -p updraft-cli --bench throughput --no-run 2>/dev/null
+bin=$PWD/target/release/updraft
+tmp=$(mktemp -d)
+pids=()
+db_name="updraft_bench_throughput_$$"
+pg_server=""
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  sleep 1
+  [ -n "$pg_server" ] && psql -q "$pg_server" -c "DROP DATABASE IF EXISTS $db_name" >/dev/null 2>&1
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+mkdir -p "$tmp/dags"
+cat >"$tmp/dags/two.yaml" <<'YAML'
+dag_id: two
+schedule: null
+# Runs may overlap without limit (the default 16 would queue runs here,
+# not measure the engine).
+max_active_runs: 100000
+tasks:
+  a: {operator: empty}
+  b: {operator: empty, depends_on: a}
+YAML
+
+echo "## machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -sr), $(date -u +%F)"
+echo "## 2-task DAG of empty tasks, open loop, ${step_secs} s per rate, standalone --slots $slots"
+for store in "${stores[@]}"; do
+  case "$store" in
+    sqlite) url="sqlite://$tmp/updraft.db" ;;
+    postgres)
+      pg_server=$(bash .ci/postgres.sh)
+      psql -q "$pg_server" -c "DROP DATABASE IF EXISTS $db_name" >/dev/null
+      psql -q "$pg_server" -c "CREATE DATABASE $db_name" >/dev/null
+      url="${pg_server%/*}/$db_name" ;;
+    *) echo "unknown store $store" >&2; exit 2 ;;
+  esac
+  u=("$bin" --dags-folder "$tmp/dags" --database-url "$url")
+  "${u[@]}" db migrate >/dev/null
+  echo 'bench password long enough' | "${u[@]}" users create bench >/dev/null 2>&1
+  token=$("${u[@]}" users tokens create bench --name bench 2>/dev/null)
+  "${u[@]}" --dags-paused-at-creation false standalone --bind 127.0.0.1:0 --slots "$slots" >"$tmp/$store.log" 2>&1 &
+  pid=$!
+  pids+=("$pid")
+  until grep -q 'web UI: http' "$tmp/$store.log"; do sleep 0.1; done
+  api=$(grep -oE 'http://[0-9.:]+' "$tmp/$store.log" | head -1)
+  until curl -sf -H "Authorization: Bearer $token" "$api/api/v1/dags/two" >/dev/null; do sleep 0.2; done
+  "${u[@]}" dags unpause two >/dev/null
+  sleep 2
+  echo "### $store (load average before: $(cut -d' ' -f1-3 /proc/loadavg))"
+  # Load average beside the run, sampled every 10 s.
+  (while sleep 10; do echo "$(date +%T) $(cut -d' ' -f1-3 /proc/loadavg)"; done) >"$tmp/load_$store" &
+  sampler=$!
+  cpu0=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+  t0=$(date +%s)
+  UPDRAFT_BENCH_API="$api" UPDRAFT_BENCH_TOKEN="$token" UPDRAFT_BENCH_DATABASE_URL="$url" \
+    UPDRAFT_BENCH_RATES="$rates" UPDRAFT_BENCH_STEP_SECS="$step_secs" \
+    cargo bench -q -p updraft-cli --bench throughput 2>&1 | grep -v '^$'
+  cpu1=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+  kill "$sampler"
+  echo "load average (1 min) during the run, every 10 s: $(awk '{printf "%s ", $2}' "$tmp/load_$store")"
+  echo "standalone: $(( (cpu1 - cpu0) / $(getconf CLK_TCK) )) CPU-s over $(( $(date +%s) - t0 )) s; RSS $(awk '/VmRSS/{print $2}' /proc/$pid/status) KiB"
+  kill -TERM "$pid"; wait "$pid" || true
+done
