@@ -20,6 +20,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use common::services::PrivatePostgres;
 use common::{Daemon, Env, text};
 use sqlx::{Connection, Row};
 
@@ -347,121 +348,11 @@ async fn unfinished_runs(conn: &mut sqlx::PgConnection) -> i64 {
         .unwrap()
 }
 
-/// A private Postgres cluster (initdb, pg_ctl from the binaries
-/// `.ci/postgres.sh` uses) on a port of its own, so a test can stop and
-/// start it without disturbing other tests. Stopped when dropped.
-struct PrivatePostgres {
-    bin: std::path::PathBuf,
-    data: std::path::PathBuf,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl PrivatePostgres {
-    /// `None` (skipped loudly; CI has the binaries) without initdb.
-    fn start() -> Option<PrivatePostgres> {
-        let bin = std::fs::read_dir("/usr/lib/postgresql")
-            .ok()
-            .and_then(|d| d.filter_map(|e| e.ok()).map(|e| e.path().join("bin")).max())
-            .filter(|b| b.join("initdb").exists());
-        let Some(bin) = bin else {
-            assert!(
-                std::env::var("CI").is_err(),
-                "CI must run the Postgres restart test: no /usr/lib/postgresql/*/bin/initdb"
-            );
-            eprintln!("SKIPPED (Postgres restart): no /usr/lib/postgresql/*/bin/initdb");
-            return None;
-        };
-        let dir = tempfile::tempdir().unwrap();
-        let data = dir.path().join("data");
-        std::fs::create_dir(&data).unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let pg = PrivatePostgres {
-            bin,
-            data,
-            port,
-            _dir: dir,
-        };
-        if is_root() {
-            // initdb refuses root: the cluster belongs to `postgres`.
-            for p in [pg._dir.path(), pg.data.as_path()] {
-                let ok = std::process::Command::new("chown")
-                    .arg("postgres")
-                    .arg(p)
-                    .status()
-                    .unwrap();
-                assert!(ok.success());
-            }
-        }
-        pg.run(&format!(
-            "{}/initdb -D {} -U postgres --auth=trust -E UTF8 >/dev/null",
-            pg.bin.display(),
-            pg.data.display()
-        ));
-        pg.ctl("start");
-        Some(pg)
-    }
-
-    fn url(&self) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
-    }
-
-    fn ctl(&self, what: &str) {
-        let opts = format!(
-            "-o '-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off'",
-            self.port,
-            self._dir.path().display()
-        );
-        let mode = if what == "start" { opts } else { "-m fast".to_string() };
-        self.run(&format!(
-            "{}/pg_ctl -D {} -l {}/log -w {mode} {what} >/dev/null",
-            self.bin.display(),
-            self.data.display(),
-            self._dir.path().display()
-        ));
-    }
-
-    fn run(&self, sh: &str) {
-        assert!(shell(sh).unwrap().success(), "{sh}");
-    }
-}
-
-impl Drop for PrivatePostgres {
-    fn drop(&mut self) {
-        let sh = format!(
-            "{}/pg_ctl -D {} -m immediate stop >/dev/null 2>&1",
-            self.bin.display(),
-            self.data.display()
-        );
-        let _ = shell(&sh);
-    }
-}
-
-/// Runs `sh` as `postgres` when root (Postgres refuses root), else as is.
-fn shell(sh: &str) -> std::io::Result<std::process::ExitStatus> {
-    if is_root() {
-        std::process::Command::new("su")
-            .args(["postgres", "-s", "/bin/sh", "-c", sh])
-            .status()
-    } else {
-        std::process::Command::new("sh").args(["-c", sh]).status()
-    }
-}
-
-fn is_root() -> bool {
-    std::process::Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| text(&o.stdout).trim() == "0")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_finishes_when_postgres_restarts_in_its_middle() {
-    let Some(pg) = PrivatePostgres::start() else { return };
+    let Some(pg) = PrivatePostgres::start("the Postgres restart test") else {
+        return;
+    };
     let db = pg.url();
     let e = Env::new();
     // A chain: the restart lands between two links, or in one.

@@ -3,6 +3,8 @@
 //! whose log is printed if the test failed) when the test ends.
 #![allow(dead_code)]
 
+pub mod services;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};

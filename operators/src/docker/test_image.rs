@@ -42,7 +42,7 @@ pub fn ensure_test_image() -> Result<(), String> {
         return Ok(());
     }
     let root = std::env::temp_dir().join(format!("updraft-test-image-{}", std::process::id()));
-    let result = build_root(&root).and_then(|()| import(&root));
+    let result = build_root(&root).and_then(|()| import(&root, TEST_IMAGE));
     let _ = std::fs::remove_dir_all(&root);
     result?;
     *built = true;
@@ -58,7 +58,31 @@ fn image_exists() -> bool {
         .is_ok_and(|s| s.success())
 }
 
-fn build_root(root: &Path) -> Result<(), String> {
+/// Builds `tag` from this machine's `programs` (found on `PATH`, copied to
+/// `/bin` with the libraries `ldd` names for them) and the libraries of
+/// `binaries`, which are not copied: the caller mounts them when it runs a
+/// container (a test binary changes with every build; the image need not).
+/// Replaces an image of that tag. Err says why it could not be built.
+pub fn build_image(tag: &str, programs: &[&str], binaries: &[&Path]) -> Result<(), String> {
+    let root = std::env::temp_dir().join(format!(
+        "updraft-test-image-{}-{}",
+        std::process::id(),
+        tag.replace(|c: char| !c.is_ascii_alphanumeric(), "-")
+    ));
+    let result = (|| {
+        base_root(&root)?;
+        copy_programs(&root, programs)?;
+        for binary in binaries {
+            copy_libraries(&root, binary)?;
+        }
+        import(&root, tag)
+    })();
+    let _ = std::fs::remove_dir_all(&root);
+    result
+}
+
+/// The folders and files every test image has.
+fn base_root(root: &Path) -> Result<(), String> {
     let _ = std::fs::remove_dir_all(root);
     for dir in ["bin", "tmp", "etc", "root", "work"] {
         std::fs::create_dir_all(root.join(dir)).map_err(|e| format!("creating {}: {e}", root.display()))?;
@@ -70,7 +94,11 @@ fn build_root(root: &Path) -> Result<(), String> {
     .map_err(|e| e.to_string())?;
     std::fs::write(root.join("etc/group"), "root:x:0:\n").map_err(|e| e.to_string())?;
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(root.join("tmp"), std::fs::Permissions::from_mode(0o1777)).map_err(|e| e.to_string())?;
+    std::fs::set_permissions(root.join("tmp"), std::fs::Permissions::from_mode(0o1777)).map_err(|e| e.to_string())
+}
+
+fn build_root(root: &Path) -> Result<(), String> {
+    base_root(root)?;
     if let Some(busybox) = find_program("busybox").filter(|p| libraries(p).is_ok_and(|l| l.is_empty())) {
         copy(&busybox, &root.join("bin/busybox"))?;
         for name in PROGRAMS {
@@ -78,14 +106,25 @@ fn build_root(root: &Path) -> Result<(), String> {
         }
         return Ok(());
     }
-    for name in PROGRAMS {
+    copy_programs(root, PROGRAMS)
+}
+
+/// Copies each of `programs` to `/bin` with its libraries.
+fn copy_programs(root: &Path, programs: &[&str]) -> Result<(), String> {
+    for name in programs {
         let program = find_program(name).ok_or_else(|| format!("`{name}` is not on this machine's PATH"))?;
         copy(&program, &root.join("bin").join(name))?;
-        for lib in libraries(&program)? {
-            let inside = root.join(lib.strip_prefix("/").unwrap_or(&lib));
-            if !inside.exists() {
-                copy(&lib, &inside)?;
-            }
+        copy_libraries(root, &program)?;
+    }
+    Ok(())
+}
+
+/// Copies the libraries `ldd` names for `program` to their own paths.
+fn copy_libraries(root: &Path, program: &Path) -> Result<(), String> {
+    for lib in libraries(program)? {
+        let inside = root.join(lib.strip_prefix("/").unwrap_or(&lib));
+        if !inside.exists() {
+            copy(&lib, &inside)?;
         }
     }
     Ok(())
@@ -132,7 +171,7 @@ fn copy(from: &Path, to: &Path) -> Result<(), String> {
         .map_err(|e| format!("copying {} into the image: {e}", from.display()))
 }
 
-fn import(root: &Path) -> Result<(), String> {
+fn import(root: &Path, tag: &str) -> Result<(), String> {
     let mut tar = Command::new("tar")
         .args(["-C"])
         .arg(root)
@@ -142,22 +181,14 @@ fn import(root: &Path) -> Result<(), String> {
         .map_err(|e| format!("running tar: {e}"))?;
     let stdout = tar.stdout.take().expect("piped");
     let out = Command::new("docker")
-        .args([
-            "import",
-            "-c",
-            "ENV PATH=/bin",
-            "-c",
-            "CMD [\"/bin/sh\"]",
-            "-",
-            TEST_IMAGE,
-        ])
+        .args(["import", "-c", "ENV PATH=/bin", "-c", "CMD [\"/bin/sh\"]", "-", tag])
         .stdin(stdout)
         .output()
         .map_err(|e| format!("running docker import: {e}"))?;
     let tar_ok = tar.wait().is_ok_and(|s| s.success());
     if !out.status.success() || !tar_ok {
         return Err(format!(
-            "docker import of {TEST_IMAGE} failed: {}",
+            "docker import of {tag} failed: {}",
             String::from_utf8_lossy(&out.stderr).trim()
         ));
     }
