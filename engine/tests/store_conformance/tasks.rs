@@ -533,3 +533,80 @@ pub async fn only_the_tries_a_worker_runs_are_kept_alive(store: &Store) {
     assert_eq!(reaped.iter().map(|r| r.ti_id).collect::<Vec<_>>(), vec![a.id]);
     assert!(reaped[0].retried);
 }
+
+/// Issue 15 (fencing): the reaper judges a try by one read and gives it up
+/// by a later write. If, between the two, the try ended and the same
+/// worker claimed the task's next try (a worker back from a partition),
+/// the write must not give up that next, live try. Postgres only: a row
+/// lock held by the test stops the reaper between its read and its write,
+/// and the row moves on to the next try meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reaper_gives_up_only_the_try_it_judged() {
+    use sqlx::Connection;
+    let Some(url) = common::fresh_postgres_url("updraft_reap").await else {
+        return;
+    };
+    let store = Store::connect(&url).await.unwrap();
+    store.migrate().await.unwrap();
+    let v = dag(&store, "etl").await;
+    let run = store
+        .create_run(&new_run("etl", v, "2024-11-01", &[("a", 3)]))
+        .await
+        .unwrap()
+        .unwrap();
+    queue_all(&store, run.id).await;
+    let a = store.claim("w", 1).await.unwrap().remove(0).ti;
+    assert_eq!(a.try_number, 1);
+    // Try 1's heartbeat is old: the reaper will judge it lost.
+    let mut test = sqlx::PgConnection::connect(&url).await.unwrap();
+    sqlx::query("UPDATE task_instances SET heartbeat = 0 WHERE id = $1")
+        .bind(a.id)
+        .execute(&mut test)
+        .await
+        .unwrap();
+    let mut lock = sqlx::PgConnection::connect(&url).await.unwrap();
+    sqlx::raw_sql("BEGIN").execute(&mut lock).await.unwrap();
+    sqlx::query("SELECT id FROM task_instances WHERE id = $1 FOR UPDATE")
+        .bind(a.id)
+        .execute(&mut lock)
+        .await
+        .unwrap();
+    let cutoff = Timestamp::now() - SignedDuration::from_secs(10);
+    let reaper = {
+        let store = store.clone();
+        tokio::spawn(async move { store.reap_lost_tasks(cutoff, &["w".to_string()]).await.unwrap() })
+    };
+    // The reaper has read try 1 and waits for the row to write it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() \
+             AND wait_event_type = 'Lock' AND query LIKE 'UPDATE task_instances SET state = CASE%'",
+        )
+        .fetch_one(&mut test)
+        .await
+        .unwrap();
+        if waiting > 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the reaper never reached its write"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    // Meanwhile try 1 ended (retry) and the same worker claimed try 2,
+    // heartbeating it now.
+    sqlx::query("UPDATE task_instances SET try_number = 2, heartbeat = $2, start_date = $2 WHERE id = $1")
+        .bind(a.id)
+        .bind(Timestamp::now().as_microsecond())
+        .execute(&mut lock)
+        .await
+        .unwrap();
+    sqlx::raw_sql("COMMIT").execute(&mut lock).await.unwrap();
+    let reaped = reaper.await.unwrap();
+    let now = store.task_instance(run.id, "a").await.unwrap().unwrap();
+    assert!(reaped.is_empty(), "the live try 2 was given up for try 1: {now:?}");
+    assert_eq!((now.state, now.try_number), (TaskState::Running, 2));
+    assert_eq!(store.heartbeat_tasks("w", &[(a.id, 2)]).await.unwrap(), vec![(a.id, 2)]);
+}
