@@ -493,12 +493,16 @@ impl Store {
 
     /// Gives up on running tries whose heartbeat is older than `cutoff`, or
     /// whose worker is not in `live_workers`: retried at once while tries
-    /// are left, else failed.
+    /// are left, else failed. Each write is fenced by the try it judged
+    /// (worker, try number and the heartbeat read): if that try ended and
+    /// the task's next try started meanwhile, or its worker heartbeated
+    /// again, nothing is given up.
     pub async fn reap_lost_tasks(&self, cutoff: Timestamp, live_workers: &[String]) -> Result<Vec<Reaped>> {
-        let rows =
-            sqlx::query("SELECT id, run_pk, task_id, worker_id, heartbeat FROM task_instances WHERE state = 'running'")
-                .fetch_all(self.pool())
-                .await?;
+        let rows = sqlx::query(
+            "SELECT id, run_pk, task_id, worker_id, heartbeat, try_number FROM task_instances WHERE state = 'running'",
+        )
+        .fetch_all(self.pool())
+        .await?;
         let cutoff = us(cutoff);
         let mut lost = Vec::new();
         for r in &rows {
@@ -512,29 +516,30 @@ impl Store {
                     r.try_get::<i64, _>(1)?,
                     r.try_get::<String, _>(2)?,
                     worker,
+                    beat,
+                    r.try_get::<i64, _>(5)?,
                 ));
             }
         }
         let mut reaped = Vec::new();
         let now = now_us();
-        for (id, run_pk, task_id, worker) in lost {
-            let done = sqlx::query(
+        for (id, run_pk, task_id, worker, beat, try_number) in lost {
+            let row = sqlx::query(
                 "UPDATE task_instances SET state = CASE WHEN try_number < max_tries THEN 'up_for_retry' ELSE 'failed' END, \
                  next_retry_at = CASE WHEN try_number < max_tries THEN $1 ELSE NULL END, end_date = $1, \
                  error = 'the worker running this try stopped (no heartbeat); ' || COALESCE(worker_id, '?') \
-                 WHERE id = $2 AND state = 'running' AND COALESCE(worker_id, '') = $3",
+                 WHERE id = $2 AND state = 'running' AND COALESCE(worker_id, '') = $3 AND try_number = $4 \
+                 AND COALESCE(heartbeat, -1) = $5 RETURNING state",
             )
             .bind(now)
             .bind(id)
             .bind(worker.unwrap_or_default())
-            .execute(&mut *self.writes().await?)
+            .bind(try_number)
+            .bind(beat.unwrap_or(-1))
+            .fetch_optional(&mut *self.writes().await?)
             .await?;
-            if done.rows_affected() > 0 {
-                let state: String = sqlx::query("SELECT state FROM task_instances WHERE id = $1")
-                    .bind(id)
-                    .fetch_one(self.pool())
-                    .await?
-                    .try_get(0)?;
+            if let Some(row) = row {
+                let state: String = row.try_get(0)?;
                 reaped.push(Reaped {
                     ti_id: id,
                     run_pk,
