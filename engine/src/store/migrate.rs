@@ -56,6 +56,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../../migrations/sqlite/0007_user_roles.sql"),
         postgres: include_str!("../../../migrations/postgres/0007_user_roles.sql"),
     },
+    Migration {
+        version: 8,
+        name: "scheduled_runs_index",
+        sqlite: include_str!("../../../migrations/sqlite/0008_scheduled_runs_index.sql"),
+        postgres: include_str!("../../../migrations/postgres/0008_scheduled_runs_index.sql"),
+    },
 ];
 
 const LOCK_ID: i64 = 0x0055_7064_7261_6674; // "Updraft"

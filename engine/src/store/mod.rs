@@ -43,7 +43,7 @@ pub use logs::{LogRow, READ_LINE_CHARS, RenderedRow};
 pub use model::*;
 pub use secrets::{Resealed, SecretCounts};
 pub use tasks::{Claimed, DownstreamClaim, Reaped};
-pub use ui::{GridCell, RunDot};
+pub use ui::{GridCell, HotQuery, PlanSample, RunDot, RunWindow, RunsPage};
 pub use users::{Role, TOKEN_ID_LEN, TokenInfo, UserInfo};
 pub use wake::{Note, WakeBus, WakeListener};
 

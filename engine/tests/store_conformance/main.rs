@@ -33,6 +33,7 @@ mod clean;
 mod common;
 mod logs;
 mod people;
+mod plans;
 mod runs;
 mod secrets;
 mod tasks;
@@ -80,6 +81,7 @@ conformance!(
     people::users_tokens_and_sessions,
     people::users_have_roles,
     people::ui_reads,
+    plans::hot_reads_use_indexes,
 );
 
 fn t(s: &str) -> Timestamp {
