@@ -6,10 +6,13 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
-use updraft_engine::store::{DagRun, TaskInstance};
+use updraft_engine::store::{DagRun, RunWindow, TaskInstance};
 
 use crate::actions;
-use crate::pages::{DagsQuery, TryQuery, dag_rows, grid_view, load_dag, load_run, load_ti, masker};
+use crate::pages::{
+    DagsQuery, GridPage, RUNS_PER_PAGE, TryQuery, dag_rows, grid_view, load_dag, load_run, load_ti, masker, run_window,
+    seg,
+};
 use crate::roles::{Role, Routes};
 use crate::views::when;
 use crate::{AppState, WebError};
@@ -129,30 +132,97 @@ async fn dag(State(state): State<AppState>, Path(dag_id): Path<String>) -> ApiRe
     })))
 }
 
-async fn grid(State(state): State<AppState>, Path(dag_id): Path<String>) -> ApiResult {
-    let (_, dag) = load_dag(&state, &dag_id).await?;
-    Ok(Json(
-        serde_json::to_value(grid_view(&state, &dag).await?).unwrap_or_default(),
-    ))
-}
-
-#[derive(Debug, serde::Deserialize)]
-struct Limit {
+/// A page of runs: `before` or `after` a logical date (RFC 3339, as the
+/// answer's `next` and `newer` links give it), at most `limit` runs.
+#[derive(Debug, Default, serde::Deserialize)]
+struct PageQuery {
     limit: Option<i64>,
+    before: Option<String>,
+    after: Option<String>,
+    /// The grid's first task (wide DAGs: at most 100 tasks per answer).
+    #[serde(default)]
+    tasks_from: usize,
 }
 
-async fn runs(State(state): State<AppState>, Path(dag_id): Path<String>, Query(l): Query<Limit>) -> ApiResult {
+impl PageQuery {
+    fn window(&self) -> Result<RunWindow, ApiError> {
+        Ok(run_window(self.before.as_deref(), self.after.as_deref())?)
+    }
+}
+
+/// The links to the pages beside this one (`null` where there is none).
+fn page_links(
+    path: &str,
+    limit: i64,
+    older: Option<jiff::Timestamp>,
+    newer: Option<jiff::Timestamp>,
+) -> (Value, Value) {
+    let link = |key: &str, t: Option<jiff::Timestamp>| {
+        t.map_or(Value::Null, |t| {
+            Value::String(format!("{path}?{key}={}&limit={limit}", seg(&t.to_string())))
+        })
+    };
+    (link("before", older), link("after", newer))
+}
+
+async fn grid(State(state): State<AppState>, Path(dag_id): Path<String>, Query(q): Query<PageQuery>) -> ApiResult {
+    let (_, dag) = load_dag(&state, &dag_id).await?;
+    let limit = q.limit.unwrap_or(RUNS_PER_PAGE).clamp(1, 100);
+    let at = GridPage {
+        window: q.window()?,
+        runs: limit,
+        tasks_from: q.tasks_from,
+    };
+    let (grid, _) = grid_view(&state, &dag, at).await?;
+    let parse = |c: &Option<String>| c.as_deref().and_then(|c| c.parse().ok());
+    let path = format!("/api/v1/dags/{}/grid", seg(&dag_id));
+    let (next, newer) = page_links(&path, limit, parse(&grid.older), parse(&grid.newer));
+    // The run pages keep the task page.
+    let (next, newer) = if grid.tasks_from > 0 {
+        let keep = |v: Value| match v {
+            Value::String(u) => Value::String(format!("{u}&tasks_from={}", grid.tasks_from)),
+            other => other,
+        };
+        (keep(next), keep(newer))
+    } else {
+        (next, newer)
+    };
+    let next_tasks = grid.tasks_from + grid.rows.len();
+    let more_tasks = if next_tasks < grid.task_count {
+        let mut url = format!("{path}?tasks_from={next_tasks}&limit={limit}");
+        if let Some(b) = &q.before {
+            url.push_str(&format!("&before={}", seg(b)));
+        } else if let Some(a) = &q.after {
+            url.push_str(&format!("&after={}", seg(a)));
+        }
+        Value::String(url)
+    } else {
+        Value::Null
+    };
+    let mut body = serde_json::to_value(grid).unwrap_or_default();
+    body["next"] = next;
+    body["newer"] = newer;
+    body["more_tasks"] = more_tasks;
+    Ok(Json(body))
+}
+
+async fn runs(State(state): State<AppState>, Path(dag_id): Path<String>, Query(q): Query<PageQuery>) -> ApiResult {
     load_dag(&state, &dag_id).await?;
     let m = masker(&state).await;
-    let runs = state
-        .store()
-        .list_runs(&dag_id, l.limit.unwrap_or(25).clamp(1, 1000))
-        .await?;
-    let items: Vec<Value> = runs
+    let limit = q.limit.unwrap_or(RUNS_PER_PAGE).clamp(1, 1000);
+    let page = state.store().runs_page(&dag_id, q.window()?, limit).await?;
+    let items: Vec<Value> = page
+        .runs
         .iter()
         .map(|r| run_json(r, m.redact_json(Value::Object(r.conf.clone()))))
         .collect();
-    Ok(Json(json!({ "runs": items })))
+    let (next, newer) = page_links(
+        &format!("/api/v1/dags/{}/runs", seg(&dag_id)),
+        limit,
+        page.older_cursor(),
+        page.newer_cursor(),
+    );
+    Ok(Json(json!({ "runs": items, "next": next, "newer": newer })))
 }
 
 async fn run(State(state): State<AppState>, Path((dag_id, run_id)): Path<(String, String)>) -> ApiResult {

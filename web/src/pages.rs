@@ -13,7 +13,7 @@ use futures_util::Stream;
 use jiff::Timestamp;
 use updraft_engine::Dag;
 use updraft_engine::runtime::{Masker, hide_sensitive_keys, is_sensitive_name};
-use updraft_engine::store::{DagRun, StoredDag, TaskInstance, TaskState};
+use updraft_engine::store::{DagRun, RunWindow, StoredDag, TaskInstance, TaskState};
 
 use crate::auth::{Csrf, User};
 use crate::graph::{dag_svg, gantt_svg};
@@ -182,9 +182,34 @@ pub async fn dags(
     }))
 }
 
-pub async fn grid_view(state: &AppState, dag: &Dag) -> WebResult<GridView> {
-    let (mut runs, cells) = state.store().grid(&dag.dag_id, 25).await?;
-    runs.reverse();
+/// Runs per page of the grid and the run list.
+pub const RUNS_PER_PAGE: i64 = 25;
+
+/// Task rows per page of the grid: a DAG of 2,000 tasks would otherwise
+/// make 50,000 cells (11 MB of HTML) for 25 runs.
+pub const GRID_TASKS_PER_PAGE: usize = 100;
+
+/// Which part of the grid to show: a page of runs, a page of tasks.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GridPage {
+    pub window: RunWindow,
+    pub runs: i64,
+    /// The first task row shown (in file order).
+    pub tasks_from: usize,
+}
+
+/// A page of the grid (runs oldest first, left to right) and the same runs
+/// newest first, for the run list beside it.
+pub async fn grid_view(state: &AppState, dag: &Dag, at: GridPage) -> WebResult<(GridView, Vec<DagRun>)> {
+    let task_count = dag.tasks.len();
+    let from = at.tasks_from.min(task_count.saturating_sub(1));
+    let shown = &dag.tasks[from..(from + GRID_TASKS_PER_PAGE).min(task_count)];
+    let ids: Vec<&str> = shown.iter().map(|t| t.task_id.as_str()).collect();
+    let only = (shown.len() < task_count).then_some(ids.as_slice());
+    let (page, cells) = state.store().grid_page(&dag.dag_id, at.window, at.runs, only).await?;
+    let (older, newer) = (page.older_cursor(), page.newer_cursor());
+    let newest_first = page.runs;
+    let runs: Vec<&DagRun> = newest_first.iter().rev().collect();
     let col: HashMap<i64, usize> = runs.iter().enumerate().map(|(i, r)| (r.id, i)).collect();
     let mut by_task: HashMap<&str, Vec<Option<(TaskState, u32)>>> = HashMap::new();
     for c in &cells {
@@ -198,8 +223,7 @@ pub async fn grid_view(state: &AppState, dag: &Dag) -> WebResult<GridView> {
         .iter()
         .map(|r| format!("/dags/{}/runs/{}", dag.dag_id, seg(&r.run_id)))
         .collect();
-    let rows = dag
-        .tasks
+    let rows = shown
         .iter()
         .map(|t| GridRow {
             task_id: t.task_id.clone(),
@@ -233,16 +257,96 @@ pub async fn grid_view(state: &AppState, dag: &Dag) -> WebResult<GridView> {
             state: r.state.to_string(),
         })
         .collect();
-    Ok(GridView {
+    // Links keep the other dimension where it is.
+    let href = |window: Option<(&str, Timestamp)>, tasks_from: usize| {
+        let mut params = Vec::new();
+        if let Some((key, t)) = window {
+            params.push(format!("{key}={}", seg(&t.to_string())));
+        }
+        if tasks_from > 0 {
+            params.push(format!("tasks_from={tasks_from}"));
+        }
+        if params.is_empty() {
+            format!("/dags/{}", dag.dag_id)
+        } else {
+            format!("/dags/{}?{}", dag.dag_id, params.join("&"))
+        }
+    };
+    let here = match at.window {
+        RunWindow::Newest => None,
+        RunWindow::Before(t) => Some(("before", t)),
+        RunWindow::After(t) => Some(("after", t)),
+    };
+    let next_tasks = from + shown.len();
+    let grid = GridView {
         runs: dots,
         run_hrefs,
         rows,
-    })
+        older: older.map(|t| t.to_string()),
+        newer: newer.map(|t| t.to_string()),
+        tasks_from: from,
+        task_count,
+        older_href: older.map(|t| href(Some(("before", t)), from)).unwrap_or_default(),
+        newer_href: newer.map(|t| href(Some(("after", t)), from)).unwrap_or_default(),
+        newest_href: if at.window == RunWindow::Newest {
+            String::new()
+        } else {
+            href(None, from)
+        },
+        tasks_label: if shown.len() < task_count {
+            format!("tasks {}-{} of {task_count}", from + 1, next_tasks)
+        } else {
+            String::new()
+        },
+        prev_tasks_href: if from > 0 {
+            href(here, from.saturating_sub(GRID_TASKS_PER_PAGE))
+        } else {
+            String::new()
+        },
+        next_tasks_href: if next_tasks < task_count {
+            href(here, next_tasks)
+        } else {
+            String::new()
+        },
+    };
+    Ok((grid, newest_first))
+}
+
+/// `before` / `after` (a logical date, RFC 3339): which page of runs.
+pub fn run_window(before: Option<&str>, after: Option<&str>) -> WebResult<RunWindow> {
+    let parse = |name: &str, v: &str| {
+        v.parse::<Timestamp>()
+            .map_err(|e| WebError::BadRequest(format!("`{name}`: not a timestamp (RFC 3339): {e}")))
+    };
+    match (before, after) {
+        (Some(_), Some(_)) => Err(WebError::BadRequest("give `before` or `after`, not both".into())),
+        (Some(b), None) => Ok(RunWindow::Before(parse("before", b)?)),
+        (None, Some(a)) => Ok(RunWindow::After(parse("after", a)?)),
+        (None, None) => Ok(RunWindow::Newest),
+    }
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
 pub struct DagQuery {
     pub run: Option<String>,
+    /// Show the runs older than this logical date.
+    pub before: Option<String>,
+    /// Show the runs newer than this logical date.
+    pub after: Option<String>,
+    /// The grid's first task row (wide DAGs show their tasks a page at a
+    /// time).
+    #[serde(default)]
+    pub tasks_from: usize,
+}
+
+impl DagQuery {
+    fn grid_page(&self) -> WebResult<GridPage> {
+        Ok(GridPage {
+            window: run_window(self.before.as_deref(), self.after.as_deref())?,
+            runs: RUNS_PER_PAGE,
+            tasks_from: self.tasks_from,
+        })
+    }
 }
 
 pub async fn dag(
@@ -253,9 +357,14 @@ pub async fn dag(
     Query(q): Query<DagQuery>,
 ) -> WebResult<Html<String>> {
     let (stored, dag) = load_dag(&state, &dag_id).await?;
-    let runs = state.store().list_runs(&dag_id, 25).await?;
+    let at = q.grid_page()?;
+    let (grid, runs) = grid_view(&state, &dag, at).await?;
+    let newest = match at.window {
+        RunWindow::Newest => runs.first().cloned(),
+        _ => state.store().list_runs(&dag_id, 1).await?.pop(),
+    };
     let last = state.store().last_scheduled_interval(&dag_id).await?;
-    let (selected_run, graph_svg) = graph_for(&state, &dag, q.run.as_deref(), runs.first()).await?;
+    let (selected_run, graph_svg) = graph_for(&state, &dag, q.run.as_deref(), newest.as_ref()).await?;
     Ok(html(&DagPage {
         description: dag.description.clone().unwrap_or_default(),
         schedule: dag.schedule().to_string(),
@@ -263,9 +372,9 @@ pub async fn dag(
         tags: dag.tags.clone(),
         paused: stored.is_paused,
         graph_svg,
-        poll: poll_url(&dag_id, q.run.as_deref()),
+        poll: poll_url(&dag_id, &q),
         selected_run,
-        grid: grid_view(&state, &dag).await?,
+        grid,
         source: dag.source.to_string(),
         file: stored.file,
         runs: runs.iter().map(RunRow::new).collect(),
@@ -300,10 +409,19 @@ async fn graph_for(
     Ok((selected.map(|r| r.run_id).unwrap_or_default(), svg))
 }
 
-fn poll_url(dag_id: &str, run: Option<&str>) -> String {
-    match run {
-        Some(r) => format!("/dags/{dag_id}/live?run={}", seg(r)),
-        None => format!("/dags/{dag_id}/live"),
+/// The live fragment of the page `q` shows: the same run and page of runs.
+fn poll_url(dag_id: &str, q: &DagQuery) -> String {
+    let mut params: Vec<String> = [("run", &q.run), ("before", &q.before), ("after", &q.after)]
+        .iter()
+        .filter_map(|(k, v)| v.as_deref().map(|v| format!("{k}={}", seg(v))))
+        .collect();
+    if q.tasks_from > 0 {
+        params.push(format!("tasks_from={}", q.tasks_from));
+    }
+    if params.is_empty() {
+        format!("/dags/{dag_id}/live")
+    } else {
+        format!("/dags/{dag_id}/live?{}", params.join("&"))
     }
 }
 
@@ -314,10 +432,15 @@ pub async fn live_fragment(
     Query(q): Query<DagQuery>,
 ) -> WebResult<Html<String>> {
     let (_, dag) = load_dag(&state, &dag_id).await?;
-    let newest = state.store().list_runs(&dag_id, 1).await?;
-    let (selected_run, graph_svg) = graph_for(&state, &dag, q.run.as_deref(), newest.first()).await?;
+    let at = q.grid_page()?;
+    let (grid, runs) = grid_view(&state, &dag, at).await?;
+    let newest = match at.window {
+        RunWindow::Newest => runs.first().cloned(),
+        _ => state.store().list_runs(&dag_id, 1).await?.pop(),
+    };
+    let (selected_run, graph_svg) = graph_for(&state, &dag, q.run.as_deref(), newest.as_ref()).await?;
     Ok(html(&LiveFragment {
-        grid: grid_view(&state, &dag).await?,
+        grid,
         graph_svg,
         selected_run,
     }))

@@ -137,6 +137,31 @@ pub struct GridView {
     pub runs: Vec<Dot>,
     pub run_hrefs: Vec<String>,
     pub rows: Vec<GridRow>,
+    /// The cursor of the older page (the oldest run's logical date), if
+    /// there are older runs.
+    pub older: Option<String>,
+    /// The cursor of the newer page, if there are newer runs.
+    pub newer: Option<String>,
+    /// The first task row shown, and how many tasks the DAG has (rows are
+    /// shown a page at a time).
+    pub tasks_from: usize,
+    pub task_count: usize,
+    /// The DAG page's links to those pages, and to the newest (empty when
+    /// there is none, or this is it).
+    #[serde(skip)]
+    pub older_href: String,
+    #[serde(skip)]
+    pub newer_href: String,
+    #[serde(skip)]
+    pub newest_href: String,
+    /// "tasks 101-200 of 2000" when not every task is shown, and the links
+    /// to the tasks before and after.
+    #[serde(skip)]
+    pub tasks_label: String,
+    #[serde(skip)]
+    pub prev_tasks_href: String,
+    #[serde(skip)]
+    pub next_tasks_href: String,
 }
 
 #[derive(Template)]
