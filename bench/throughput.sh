@@ -10,7 +10,10 @@
 #
 #   bench/throughput.sh [sqlite] [postgres]   (Postgres: .ci/postgres.sh)
 #
-# RATES (500,1000,2500,5000,10000,15000), STEP_SECS (30), SLOTS (8).
+# RATES (500,1000,2500,5000,10000,15000), STEP_SECS (30), SLOTS (8);
+# PERF=1: record the standalone process with perf meanwhile and print
+# where its CPU went (symbols, no children). UPDRAFT_BIN and LOADGEN: prebuilt binaries instead of building them
+# (a before/after comparison).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 stores=("$@")
@@ -18,9 +21,10 @@ stores=("$@")
 rates="${RATES:-500,1000,2500,5000,10000,15000}"
 step_secs="${STEP_SECS:-30}"
 slots="${SLOTS:-8}"
-cargo build --release -q -p updraft-cli
-cargo bench -q -p updraft-cli --bench throughput --no-run 2>/dev/null
-bin=$PWD/target/release/updraft
+if [ -z "${UPDRAFT_BIN:-}" ]; then cargo build --release -q -p updraft-cli; fi
+bin=${UPDRAFT_BIN:-$PWD/target/release/updraft}
+loadgen=${LOADGEN:-$(cargo bench -p updraft-cli --bench throughput --no-run 2>&1 | grep -oE 'target/release/deps/throughput-[0-9a-f]+' | tail -1)}
+[ -x "$loadgen" ] || { echo "no load generator built" >&2; exit 1; }
 tmp=$(mktemp -d)
 pids=()
 db_name="updraft_bench_throughput_$$"
@@ -43,6 +47,17 @@ tasks:
   a: {operator: empty}
   b: {operator: empty, depends_on: a}
 YAML
+
+# CPU ticks of the Postgres server: the postmaster, its children, and the
+# children it reaped (0 without Postgres).
+pg_cpu() {
+  [ -n "$pg_server" ] || { echo 0; return; }
+  local master s c
+  master=$(awk '{print $4}' "/proc/$(psql -qAt "$pg_server" -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'checkpointer'")/stat")
+  s=$(awk '{print $14 + $15 + $16 + $17}' "/proc/$master/stat")
+  for c in $(ps -o pid= --ppid "$master"); do s=$((s + $(awk '{print $14 + $15}' "/proc/$c/stat" 2>/dev/null || echo 0))); done
+  echo "$s"
+}
 
 echo "## machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -sr), $(date -u +%F)"
 echo "## 2-task DAG of empty tasks, open loop, ${step_secs} s per rate, standalone --slots $slots"
@@ -73,13 +88,25 @@ for store in "${stores[@]}"; do
   (while sleep 10; do echo "$(date +%T) $(cut -d' ' -f1-3 /proc/loadavg)"; done) >"$tmp/load_$store" &
   sampler=$!
   cpu0=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+  pg0=$(pg_cpu)
   t0=$(date +%s)
+  if [ -n "${PERF:-}" ]; then
+    perf record -F 499 -g -p "$pid" -o "$tmp/$store.perf" >/dev/null 2>&1 &
+    perf_pid=$!
+  fi
   UPDRAFT_BENCH_API="$api" UPDRAFT_BENCH_TOKEN="$token" UPDRAFT_BENCH_DATABASE_URL="$url" \
     UPDRAFT_BENCH_RATES="$rates" UPDRAFT_BENCH_STEP_SECS="$step_secs" \
-    cargo bench -q -p updraft-cli --bench throughput 2>&1 | grep -v '^$'
+    "$loadgen" 2>&1
   cpu1=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+  pg1=$(pg_cpu)
   kill "$sampler"
   echo "load average (1 min) during the run, every 10 s: $(awk '{printf "%s ", $2}' "$tmp/load_$store")"
   echo "standalone: $(( (cpu1 - cpu0) / $(getconf CLK_TCK) )) CPU-s over $(( $(date +%s) - t0 )) s; RSS $(awk '/VmRSS/{print $2}' /proc/$pid/status) KiB"
+  [ "$store" = postgres ] && echo "Postgres server: $(( (pg1 - pg0) / $(getconf CLK_TCK) )) CPU-s"
+  if [ -n "${PERF:-}" ]; then
+    kill -INT "$perf_pid"; wait "$perf_pid" || true
+    perf report -i "$tmp/$store.perf" --no-children --sort symbol --stdio 2>/dev/null \
+      | grep -E '^ +[0-9.]+%' | head -25 | cut -c1-160
+  fi
   kill -TERM "$pid"; wait "$pid" || true
 done
