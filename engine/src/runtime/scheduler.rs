@@ -162,11 +162,20 @@ impl Scheduler {
                 p.maybe_start(self, now);
             }
             if now.duration_since(last_reap) >= SignedDuration::try_from(self.timing.heartbeat).unwrap_or_default() {
-                if let Err(e) = self.announce(now).await {
-                    tracing::error!(error = %e, "scheduler heartbeat failed");
+                match self.announce(now).await {
+                    Ok(()) => self.store.write_succeeded(),
+                    Err(RuntimeError::Store(e)) => {
+                        self.store.write_failed("the scheduler's heartbeat", &e);
+                    }
+                    Err(e) => tracing::error!(error = %e, "scheduler heartbeat failed"),
                 }
                 if let Err(e) = self.reap(now).await {
-                    tracing::error!(error = %e, "reaping lost tasks failed");
+                    match e {
+                        RuntimeError::Store(e) => {
+                            self.store.write_failed("reaping lost tasks", &e);
+                        }
+                        e => tracing::error!(error = %e, "reaping lost tasks failed"),
+                    }
                 }
                 last_reap = now;
             }
@@ -183,7 +192,12 @@ impl Scheduler {
                 let wait = match self.pass(now, if full { None } else { Some(pending) }).await {
                     Ok((_, wake)) => wake,
                     Err(e) => {
-                        tracing::error!(error = %e, "scheduler pass failed");
+                        match e {
+                            RuntimeError::Store(e) => {
+                                self.store.write_failed("a scheduler pass", &e);
+                            }
+                            e => tracing::error!(error = %e, "scheduler pass failed"),
+                        }
                         // Start again from the store.
                         self.views.lock().await.clear();
                         self.timing.scheduler_tick
@@ -208,8 +222,18 @@ impl Scheduler {
         }
     }
 
-    /// Gives up on tries whose worker stopped heartbeating.
+    /// Gives up on tries whose worker stopped heartbeating. Not while
+    /// this process's writes to the store fail, nor for `lost_after` after
+    /// the last failure: then the silence was the store's (a full disk, a
+    /// restart), and the workers' heartbeats get a fair chance to land.
     pub async fn reap(&self, now: Timestamp) -> Result<usize, RuntimeError> {
+        if self
+            .store
+            .writes_quiet_for()
+            .is_some_and(|q| q < self.timing.lost_after)
+        {
+            return Ok(0);
+        }
         let cutoff = now - SignedDuration::try_from(self.timing.lost_after).unwrap_or_default();
         let live: Vec<String> = self
             .store

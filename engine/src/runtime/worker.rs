@@ -70,7 +70,10 @@ impl WorkerConfig {
     }
 }
 
-/// Waits before recording a try's end again, after the store failed to.
+/// Waits before recording a try's end again, after the store failed to;
+/// the last one repeats while the store cannot write (see
+/// [`Worker::report`]). Under the reaper's 10 s, so a report waiting for
+/// space on a full disk lands before the try is judged lost.
 const REPORT_RETRIES: [Duration; 4] = [
     Duration::from_millis(500),
     Duration::from_secs(1),
@@ -264,8 +267,11 @@ impl Worker {
 
     async fn heartbeat(self: Arc<Self>, stop: CancellationToken) {
         loop {
-            if let Err(e) = self.store.heartbeat_worker(&self.config.worker_id).await {
-                tracing::error!(error = %e, "worker heartbeat failed");
+            match self.store.heartbeat_worker(&self.config.worker_id).await {
+                Ok(()) => self.store.write_succeeded(),
+                Err(e) => {
+                    self.store.write_failed("the worker's heartbeat", &e);
+                }
             }
             // Only tries registered before the heartbeat's query can be
             // judged by its answer (one claimed meanwhile is not in it yet),
@@ -275,7 +281,9 @@ impl Worker {
                 Ok(owned) => {
                     self.active.stop_taken_away(&tries, &owned);
                 }
-                Err(e) => tracing::error!(error = %e, "task heartbeat failed"),
+                Err(e) => {
+                    self.store.write_failed("the heartbeat of running tries", &e);
+                }
             }
             tokio::select! {
                 () = stop.cancelled() => return,
@@ -400,7 +408,7 @@ impl Worker {
                     TryOutcome::Success { .. } => self.downstream_claims(&claimed).await,
                     TryOutcome::Failed { .. } | TryOutcome::Skipped { .. } => Vec::new(),
                 };
-                self.report(&claimed, &writer, outcome, claims).await
+                self.report(&claimed, &writer, outcome, claims, &hard_stop).await
             }
         }
     }
@@ -413,19 +421,35 @@ impl Worker {
         writer: &super::writer::Writer,
         outcome: TryOutcome,
         claims: Vec<DownstreamClaim>,
+        hard_stop: &CancellationToken,
     ) -> Option<Claimed> {
         let ti = &claimed.ti;
         let mut result = writer
             .finish(claimed.run.id, ti.id, ti.try_number, outcome.clone(), claims)
             .await;
-        // The store did not answer (it is down, or another process held
-        // SQLite's write lock past the busy timeout): try again for a while
-        // rather than have a finished try reaped and run again. The try is
-        // heartbeated meanwhile.
-        for wait in REPORT_RETRIES {
-            let Err(e) = &result else { break };
-            tracing::warn!(error = %e, retry_in = ?wait, "recording the try failed; retrying");
-            tokio::time::sleep(wait).await;
+        // The store did not take it (it is down, its disk is full, another
+        // process held SQLite's write lock past the busy timeout): a
+        // finished try is not given up while this worker lives, or it would
+        // be reaped and run again. The try is heartbeated meanwhile, and no
+        // scheduler reaps it while the store fails (see `Scheduler::reap`).
+        // Another error (the report itself refused) is retried a few times.
+        let mut waits = REPORT_RETRIES.iter().copied();
+        let mut said = false;
+        while let Err(e) = &result {
+            let unavailable = e.is_unavailable();
+            let wait = match waits.next() {
+                Some(w) => w,
+                None if unavailable => REPORT_RETRIES[REPORT_RETRIES.len() - 1],
+                None => break,
+            };
+            if !said {
+                said = true;
+                tracing::warn!(error = %self.store.describe(e), "recording the try's end failed; retrying");
+            }
+            tokio::select! {
+                () = hard_stop.cancelled() => break,
+                () = tokio::time::sleep(wait) => {}
+            }
             result = writer
                 .finish(claimed.run.id, ti.id, ti.try_number, outcome.clone(), Vec::new())
                 .await;
@@ -433,11 +457,17 @@ impl Worker {
         let (state, claimed_next) = match result {
             Ok(reported) => reported,
             Err(e) => {
-                tracing::error!(error = %e, "recording the try failed; it will be reaped and retried by its policy");
+                tracing::error!(
+                    error = %self.store.describe(&e),
+                    "recording the try's end failed; it will be reaped and retried by its policy"
+                );
                 self.signals.task_ended(claimed.run.id);
                 return None;
             }
         };
+        if said {
+            tracing::info!("the try's end is recorded");
+        }
         // Run here next. Even when this try was taken away (a user marked it
         // success while it ran), the task after it may have been claimed
         // for this worker all the same.

@@ -153,6 +153,7 @@ async fn run(
     queued: Arc<Queued>,
 ) {
     let mut batch = Vec::new();
+    let mut lost = Lost::default();
     loop {
         if rx.recv_many(&mut batch, 2048).await == 0 {
             return;
@@ -201,33 +202,32 @@ async fn run(
                 // The lines (of every try in the batch) and the report on
                 // their own, without the claim: on SQLite nothing of the
                 // failed query was kept.
-                tracing::warn!(error = %e, lines = rows.len(), "storing a try's lines and report failed; retrying them apart");
-                if let Err(e) = store.append_log_rows(&rows).await {
-                    tracing::error!(error = %e, lines = rows.len(), "storing log lines failed");
-                }
-                if let Err(e) = store.save_rendered(&rendered).await {
-                    tracing::error!(error = %e, "storing rendered fields failed");
-                }
+                store.write_failed("storing a try's lines and its end", e);
+                store_lines(&store, &rows, &mut lost).await;
+                store_rendered(&store, &rendered).await;
                 result = store
                     .finish_and_claim(&worker_id, (&[], &[]), report, r.run_pk, &[])
                     .await;
             }
+            if result.is_ok() {
+                store.write_succeeded();
+            }
+            // The worker retries a report the store did not take.
             let _ = r.done.send(result);
         } else {
-            if !rendered.is_empty()
-                && let Err(e) = store.save_rendered(&rendered).await
-            {
-                tracing::error!(error = %e, "storing rendered fields failed");
+            if !rendered.is_empty() {
+                store_rendered(&store, &rendered).await;
             }
-            if !rows.is_empty()
-                && let Err(e) = store.append_log_rows(&rows).await
-            {
-                tracing::error!(error = %e, lines = rows.len(), "storing log lines failed");
+            if !rows.is_empty() {
+                store_lines(&store, &rows, &mut lost).await;
             }
             if !reports.is_empty() {
                 finish_many(&store, &worker_id, reports).await;
             }
         }
+        // Once the store writes again, each try that lost lines says so
+        // in its log.
+        lost.mark(&store).await;
         if line_bytes > 0 {
             // Stored (or given up on): room for the operators waiting.
             queued.bytes.fetch_sub(line_bytes, Ordering::Relaxed);
@@ -240,6 +240,77 @@ async fn run(
         }
         if close {
             return;
+        }
+    }
+}
+
+/// Stores a batch of log lines; lines the store does not take are dropped
+/// (and counted per try: the operators must not wait on a store that
+/// cannot write, nor the worker hold its output in memory).
+async fn store_lines(store: &Store, rows: &[LogRow<'_>], lost: &mut Lost) {
+    match store.append_log_rows(rows).await {
+        Ok(_) => store.write_succeeded(),
+        Err(e) => {
+            store.write_failed("storing log lines", &e);
+            lost.add(store, rows, &e);
+        }
+    }
+}
+
+async fn store_rendered(store: &Store, rendered: &[RenderedRow<'_>]) {
+    match store.save_rendered(rendered).await {
+        Ok(_) => store.write_succeeded(),
+        Err(e) => {
+            store.write_failed("storing a try's rendered fields", &e);
+        }
+    }
+}
+
+/// Log lines dropped because the store did not take them, per try, until
+/// a marker line in each try's log says so.
+#[derive(Default)]
+struct Lost {
+    lines: std::collections::BTreeMap<(i64, u32), u64>,
+    /// The cause, in words (see [`Store::describe`]).
+    why: String,
+}
+
+impl Lost {
+    fn add(&mut self, store: &Store, rows: &[LogRow<'_>], e: &StoreError) {
+        for r in rows {
+            *self.lines.entry((r.0, r.1)).or_default() += 1;
+        }
+        self.why = store.describe(e);
+    }
+
+    /// Writes one marker line per try that lost lines; kept for later if
+    /// the store still cannot write.
+    async fn mark(&mut self, store: &Store) {
+        if self.lines.is_empty() {
+            return;
+        }
+        let texts: Vec<((i64, u32), String)> = self
+            .lines
+            .iter()
+            .map(|(&k, n)| {
+                (
+                    k,
+                    format!(
+                        "[updraft] {n} line{} of this try's log could not be stored ({}) and were dropped",
+                        if *n == 1 { "" } else { "s" },
+                        self.why
+                    ),
+                )
+            })
+            .collect();
+        let at = Timestamp::now();
+        let rows: Vec<LogRow<'_>> = texts
+            .iter()
+            .map(|((ti, n), text)| (*ti, *n, at, "system", text.as_str()))
+            .collect();
+        if store.append_log_rows(&rows).await.is_ok() {
+            store.write_succeeded();
+            self.lines.clear();
         }
     }
 }
@@ -259,6 +330,7 @@ async fn finish_many(store: &Store, worker_id: &str, reports: Vec<Report>) {
     let tries: Vec<(i64, u32, &TryOutcome)> = reports.iter().map(|r| (r.ti_id, r.try_number, &r.outcome)).collect();
     match store.finish_tries(worker_id, &tries).await {
         Ok(states) => {
+            store.write_succeeded();
             for (r, state) in reports.into_iter().zip(states) {
                 // The report stands whatever becomes of the claim.
                 let next = match state {
@@ -277,7 +349,7 @@ async fn finish_many(store: &Store, worker_id: &str, reports: Vec<Report>) {
         Err(e) => {
             // The batch failed as a whole; report each on its own so one bad
             // report does not take the others down.
-            tracing::warn!(error = %e, "batched reports failed; retrying one by one");
+            store.write_failed("recording the ends of tries", &e);
             for r in reports {
                 let result = store
                     .finish_and_claim(

@@ -40,7 +40,7 @@ pub(crate) struct Checkpointer {
 }
 
 /// Starts the checkpointer.
-pub(crate) fn spawn(writes: Writes) -> Checkpointer {
+pub(crate) fn spawn(writes: Writes, health: std::sync::Arc<super::health::WriteHealth>) -> Checkpointer {
     let stop = CancellationToken::new();
     let token = stop.clone();
     let (seen_tx, seen) = tokio::sync::watch::channel(0);
@@ -59,6 +59,7 @@ pub(crate) fn spawn(writes: Writes) -> Checkpointer {
             let result = checkpoint(&writes).await;
             wait = match result {
                 Ok((frames, copied)) => {
+                    health.succeeded();
                     let written = (frames, copied) != last;
                     last = (frames, copied);
                     if written {
@@ -68,7 +69,8 @@ pub(crate) fn spawn(writes: Writes) -> Checkpointer {
                 }
                 Err(super::StoreError::Db(sqlx::Error::PoolClosed)) => return,
                 Err(e) => {
-                    tracing::warn!(error = %e, "WAL checkpoint failed");
+                    // Said once with the process's other failed writes.
+                    health.failed("a WAL checkpoint", &e);
                     QUIET
                 }
             };

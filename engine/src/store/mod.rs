@@ -15,6 +15,7 @@ mod cipher;
 mod clean;
 mod conn;
 mod dags;
+mod health;
 mod logs;
 mod migrate;
 pub mod model;
@@ -93,6 +94,8 @@ pub struct Store {
     wake: Option<WakeBus>,
     /// SQLite: stops the WAL checkpointer when the last handle drops.
     _checkpointer: Option<std::sync::Arc<checkpoint::Checkpointer>>,
+    /// Whether writes go through now, as this process's parts find out.
+    health: std::sync::Arc<health::WriteHealth>,
 }
 
 /// Notifications from other processes ([`Store::listener`]).
@@ -126,6 +129,12 @@ impl Listener {
     }
 }
 
+/// The file of a `sqlite://PATH?options` URL.
+fn sqlite_file(url: &str) -> &str {
+    let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+    path.split('?').next().unwrap_or_default()
+}
+
 impl Store {
     /// Connects to `sqlite://PATH` (created, with its folder, if missing) or
     /// `postgres://...`. Does not migrate: see [`Store::migrate`].
@@ -140,10 +149,13 @@ impl Store {
         };
         let mut checkpointer = None;
         let mut wake = None;
+        let health = std::sync::Arc::new(health::WriteHealth::new(match dialect {
+            Dialect::Sqlite => Some(sqlite_file(url).to_string()),
+            Dialect::Postgres => None,
+        }));
         let (pool, writes) = match dialect {
             Dialect::Sqlite => {
-                let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
-                let path = path.split('?').next().unwrap_or_default();
+                let path = sqlite_file(url);
                 if let Some(dir) = Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
                     std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
                         path: dir.display().to_string(),
@@ -172,7 +184,7 @@ impl Store {
                 // has no path and no other process to wake.
                 wake = WakeBus::for_database(Path::new(path)).ok();
                 let writes = Writes::single(write);
-                checkpointer = Some(std::sync::Arc::new(checkpoint::spawn(writes.clone())));
+                checkpointer = Some(std::sync::Arc::new(checkpoint::spawn(writes.clone(), health.clone())));
                 (reads, writes)
             }
             Dialect::Postgres => {
@@ -218,7 +230,31 @@ impl Store {
             url: std::sync::Arc::from(url),
             wake,
             _checkpointer: checkpointer,
+            health,
         })
+    }
+
+    /// Records that `what` could not be written because of `e`: a store
+    /// that stopped taking writes is said once (and once a minute while it
+    /// lasts) for the whole process, naming a full disk. Returns whether
+    /// it was said; a caller that retries then keeps quiet.
+    pub fn write_failed(&self, what: &str, e: &StoreError) -> bool {
+        self.health.failed(what, e)
+    }
+
+    /// Records that a write went through (said once after failures).
+    pub fn write_succeeded(&self) {
+        self.health.succeeded();
+    }
+
+    /// `e` in words: a full disk names the store's file.
+    pub fn describe(&self, e: &StoreError) -> String {
+        self.health.describe(e)
+    }
+
+    /// How long since a write last failed in this process (`None`: never).
+    pub fn writes_quiet_for(&self) -> Option<Duration> {
+        self.health.quiet_for()
     }
 
     /// Wakes other processes at once: Postgres `NOTIFY channel, payload`;
@@ -319,11 +355,18 @@ async fn sqlite_pragmas(conn: &mut AnyConnection) -> std::result::Result<(), sql
     // WAL lets readers (the CLI, the UI) work while the scheduler writes;
     // busy_timeout makes writers of other processes wait their turn instead
     // of failing.
+    // Takes effect only on a new, empty file: `db clean` can then give
+    // freed pages back without rewriting it (older files are switched by
+    // one VACUUM, on their first clean). Only asked then: on a file with
+    // tables it still takes a write lock, and fails on a full disk, which
+    // must not keep readers from opening connections.
+    let tables: i64 = sqlx::query_scalar("SELECT count(*) FROM sqlite_master")
+        .fetch_one(&mut *conn)
+        .await?;
+    if tables == 0 {
+        sqlx::query("PRAGMA auto_vacuum = INCREMENTAL").execute(&mut *conn).await?;
+    }
     for pragma in [
-        // Takes effect only on a new, empty file: `db clean` can then give
-        // freed pages back without rewriting it (older files are switched
-        // by one VACUUM, on their first clean).
-        "PRAGMA auto_vacuum = INCREMENTAL",
         "PRAGMA journal_mode = WAL",
         "PRAGMA synchronous = NORMAL",
         "PRAGMA busy_timeout = 15000",
