@@ -113,21 +113,19 @@ impl Store {
 
     /// SQLite: the file's page count (`None` on Postgres).
     async fn sqlite_pages(&self) -> Result<Option<u64>> {
-        if self.dialect != Dialect::Sqlite {
-            return Ok(None);
-        }
-        let n: i64 = sqlx::query("PRAGMA page_count")
-            .fetch_one(&mut *self.writes().await?)
-            .await?
-            .try_get(0)?;
-        Ok(Some(n as u64))
+        self.sqlite_pragma("PRAGMA page_count").await
     }
 
     async fn sqlite_page_size(&self) -> Result<Option<u64>> {
+        self.sqlite_pragma("PRAGMA page_size").await
+    }
+
+    /// A number SQLite's `pragma` answers (`None` on Postgres).
+    async fn sqlite_pragma(&self, pragma: &'static str) -> Result<Option<u64>> {
         if self.dialect != Dialect::Sqlite {
             return Ok(None);
         }
-        let n: i64 = sqlx::query("PRAGMA page_size")
+        let n: i64 = sqlx::query(pragma)
             .fetch_one(&mut *self.writes().await?)
             .await?
             .try_get(0)?;

@@ -210,14 +210,22 @@ impl Store {
 
     /// [`Store::token_user`] with the user's role: a token acts with it.
     pub async fn token_user_role(&self, token_hash: &str) -> Result<Option<(String, Role)>> {
-        let row = sqlx::query(
+        self.user_role_of(
             "SELECT u.username, u.role FROM api_tokens t JOIN users u ON u.username = t.username \
              WHERE t.token_hash = $1 AND t.expires_at > $2",
+            token_hash,
         )
-        .bind(token_hash)
-        .bind(now_us())
-        .fetch_optional(self.pool())
-        .await?;
+        .await
+    }
+
+    /// The user and role a query over a credential's hash (bound to `$1`,
+    /// the time now to `$2`) finds.
+    async fn user_role_of(&self, sql: &'static str, hash: &str) -> Result<Option<(String, Role)>> {
+        let row = sqlx::query(sql)
+            .bind(hash)
+            .bind(now_us())
+            .fetch_optional(self.pool())
+            .await?;
         row.map(|r| Ok((r.try_get(0)?, role(r.try_get(1)?)?))).transpose()
     }
 
@@ -290,15 +298,12 @@ impl Store {
     /// [`Store::session_user`] with the user's role, read on each request
     /// so that a new role applies at once.
     pub async fn session_user_role(&self, session_hash: &str) -> Result<Option<(String, Role)>> {
-        let row = sqlx::query(
+        self.user_role_of(
             "SELECT u.username, u.role FROM web_sessions s JOIN users u ON u.username = s.username \
              WHERE s.session_hash = $1 AND s.expires_at > $2",
+            session_hash,
         )
-        .bind(session_hash)
-        .bind(now_us())
-        .fetch_optional(self.pool())
-        .await?;
-        row.map(|r| Ok((r.try_get(0)?, role(r.try_get(1)?)?))).transpose()
+        .await
     }
 
     /// Ends a session, and drops every expired one.
