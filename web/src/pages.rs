@@ -398,8 +398,8 @@ async fn graph_for(
     };
     let mut states = HashMap::new();
     if let Some(r) = &selected {
-        for t in state.store().task_instances(r.id).await? {
-            states.insert(t.task_id, t.state.to_string());
+        for (task_id, s) in state.store().graph_states(r.id).await? {
+            states.insert(task_id, s.to_string());
         }
     }
     let run_href = selected

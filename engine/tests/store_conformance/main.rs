@@ -82,6 +82,7 @@ conformance!(
     people::users_have_roles,
     people::ui_reads,
     plans::hot_reads_use_indexes,
+    plans::runs_are_read_a_page_at_a_time,
 );
 
 fn t(s: &str) -> Timestamp {

@@ -160,3 +160,44 @@ pub async fn hot_reads_use_indexes(store: &Store) {
     expected.sort_by_key(|q| HotQuery::ALL.iter().position(|x| x == q));
     assert_eq!(rejected, expected, "the checks catch the missing indexes");
 }
+
+pub async fn runs_are_read_a_page_at_a_time(store: &Store) {
+    use updraft_engine::store::RunWindow;
+    long_history(store).await;
+    let hour = |h: i64| Timestamp::UNIX_EPOCH + SignedDuration::from_hours(h);
+    let hours = |p: &updraft_engine::store::RunsPage| -> Vec<i64> {
+        p.runs.iter().map(|r| r.logical_date.as_second() / 3600).collect()
+    };
+    let newest = store.runs_page("hist", RunWindow::Newest, 25).await.unwrap();
+    assert_eq!(hours(&newest), (4975..5000).rev().collect::<Vec<_>>());
+    assert!(newest.older && !newest.newer);
+    let older = store
+        .runs_page("hist", RunWindow::Before(newest.older_cursor().unwrap()), 25)
+        .await
+        .unwrap();
+    assert_eq!(hours(&older), (4950..4975).rev().collect::<Vec<_>>());
+    assert!(older.older && older.newer);
+    assert_eq!(older.newer_cursor(), Some(hour(4974)));
+    // Newer than run 10: runs 11 to 35, newest first.
+    let after = store.runs_page("hist", RunWindow::After(hour(10)), 25).await.unwrap();
+    assert_eq!(hours(&after), (11..36).rev().collect::<Vec<_>>());
+    assert!(after.older && after.newer);
+    // Fewer than a page newer: the newest page, full.
+    let top = store.runs_page("hist", RunWindow::After(hour(4990)), 25).await.unwrap();
+    assert_eq!(top, newest);
+    let first = store.runs_page("hist", RunWindow::Before(hour(3)), 25).await.unwrap();
+    assert_eq!(hours(&first), [2, 1, 0]);
+    assert!(!first.older && first.newer);
+    // The grid of a page, for some tasks only.
+    let (page, cells) = store
+        .grid_page("hist", RunWindow::Before(hour(100)), 10, Some(&["t0", "t7"]))
+        .await
+        .unwrap();
+    assert_eq!(hours(&page), (90..100).rev().collect::<Vec<_>>());
+    assert_eq!(cells.len(), 20);
+    assert!(cells.iter().all(|c| ["t0", "t7"].contains(&c.task_id.as_str())));
+    let states = store.graph_states(page.runs[0].id).await.unwrap();
+    assert_eq!(states.len(), 20);
+    // Run 99 is one of the first 500, whose tasks are queued.
+    assert!(states.iter().all(|(_, s)| *s == TaskState::Queued));
+}
