@@ -80,6 +80,8 @@ pub enum HotQuery {
     RunsBefore,
     /// A newer page of a DAG's runs.
     RunsAfter,
+    /// Whether an older page has newer runs (its "newer" link).
+    HasNewer,
     /// The grid's cells: the task instances of a page of runs.
     GridCells,
     /// A run's task instances (run page, graph).
@@ -89,12 +91,13 @@ pub enum HotQuery {
 }
 
 impl HotQuery {
-    pub const ALL: [HotQuery; 8] = [
+    pub const ALL: [HotQuery; 9] = [
         HotQuery::DagSummary,
         HotQuery::LastScheduled,
         HotQuery::RunsNewest,
         HotQuery::RunsBefore,
         HotQuery::RunsAfter,
+        HotQuery::HasNewer,
         HotQuery::GridCells,
         HotQuery::RunTasks,
         HotQuery::QueueClaim,
@@ -157,6 +160,13 @@ fn grid_cells_sql(run_pks: &[i64], tasks: usize) -> String {
     }
     sql
 }
+
+/// Whether a DAG has a run at or after a date. The ORDER BY is what makes
+/// Postgres seek in the (dag_id, logical_date) index: without it, counting
+/// on the many matching rows, it chose a sequential scan that stops at the
+/// first match, and read the 60,000 rows before it (6-11 ms).
+const HAS_RUN_SINCE_SQL: &str =
+    "SELECT logical_date FROM dag_runs WHERE dag_id = $1 AND logical_date >= $2 ORDER BY logical_date LIMIT 1";
 
 /// As `Store::task_instances` reads a run's task instances.
 const RUN_TASKS_SQL: &str = "SELECT id, run_pk, dag_id, task_id, state, try_number, max_tries, queued_at, start_date, \
@@ -257,7 +267,7 @@ impl Store {
 
     /// Whether the DAG has a run at or after this logical date.
     async fn has_run_since(&self, dag_id: &str, t: Timestamp) -> Result<bool> {
-        let row = sqlx::query("SELECT 1 FROM dag_runs WHERE dag_id = $1 AND logical_date >= $2 LIMIT 1")
+        let row = sqlx::query(HAS_RUN_SINCE_SQL)
             .bind(dag_id)
             .bind(us(t))
             .fetch_optional(self.pool())
@@ -333,6 +343,7 @@ impl Store {
             HotQuery::RunsNewest => runs_sql(RunWindow::Newest),
             HotQuery::RunsBefore => runs_sql(RunWindow::Before(sample.logical_date)),
             HotQuery::RunsAfter => runs_sql(RunWindow::After(sample.logical_date)),
+            HotQuery::HasNewer => HAS_RUN_SINCE_SQL.to_string(),
             HotQuery::GridCells => grid_cells_sql(&sample.run_pks, 0),
             HotQuery::RunTasks => RUN_TASKS_SQL.to_string(),
             HotQuery::QueueClaim => QUEUE_CLAIM_SQL.to_string(),
@@ -341,11 +352,14 @@ impl Store {
             Dialect::Sqlite => format!("EXPLAIN QUERY PLAN {sql}"),
             Dialect::Postgres => format!("EXPLAIN {sql}"),
         };
-        let q = sqlx::query(sqlx::AssertSqlSafe(explain));
+        // Not kept in the statement cache: a plan cached before an index
+        // was dropped or made would not be planned again.
+        let q = sqlx::query(sqlx::AssertSqlSafe(explain)).persistent(false);
         let q = match query {
             HotQuery::DagSummary => q.bind(10_i64),
             HotQuery::LastScheduled | HotQuery::GridCells => q,
             HotQuery::RunsNewest => q.bind(sample.dag_id.clone()).bind(26_i64),
+            HotQuery::HasNewer => q.bind(sample.dag_id.clone()).bind(us(sample.logical_date)),
             HotQuery::RunsBefore | HotQuery::RunsAfter => {
                 q.bind(sample.dag_id.clone()).bind(us(sample.logical_date)).bind(26_i64)
             }
