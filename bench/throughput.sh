@@ -48,14 +48,14 @@ tasks:
   b: {operator: empty, depends_on: a}
 YAML
 
-# CPU ticks of the Postgres server: the postmaster, its children, and the
-# children it reaped (0 without Postgres).
+# CPU ticks of the Postgres backends serving the bench's database (0
+# without Postgres; other databases on the server are not counted).
 pg_cpu() {
   [ -n "$pg_server" ] || { echo 0; return; }
-  local master s c
-  master=$(awk '{print $4}' "/proc/$(psql -qAt "$pg_server" -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'checkpointer'")/stat")
-  s=$(awk '{print $14 + $15 + $16 + $17}' "/proc/$master/stat")
-  for c in $(ps -o pid= --ppid "$master"); do s=$((s + $(awk '{print $14 + $15}' "/proc/$c/stat" 2>/dev/null || echo 0))); done
+  local s=0 p
+  for p in $(psql -qAt "$pg_server" -c "SELECT pid FROM pg_stat_activity WHERE datname = '$db_name'"); do
+    s=$((s + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)))
+  done
   echo "$s"
 }
 
@@ -102,7 +102,7 @@ for store in "${stores[@]}"; do
   kill "$sampler"
   echo "load average (1 min) during the run, every 10 s: $(awk '{printf "%s ", $2}' "$tmp/load_$store")"
   echo "standalone: $(( (cpu1 - cpu0) / $(getconf CLK_TCK) )) CPU-s over $(( $(date +%s) - t0 )) s; RSS $(awk '/VmRSS/{print $2}' /proc/$pid/status) KiB"
-  [ "$store" = postgres ] && echo "Postgres server: $(( (pg1 - pg0) / $(getconf CLK_TCK) )) CPU-s"
+  [ "$store" = postgres ] && echo "Postgres backends of the database: $(( (pg1 - pg0) / $(getconf CLK_TCK) )) CPU-s"
   if [ -n "${PERF:-}" ]; then
     kill -INT "$perf_pid"; wait "$perf_pid" || true
     perf report -i "$tmp/$store.perf" --no-children --sort symbol --stdio 2>/dev/null \

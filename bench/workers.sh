@@ -1,29 +1,31 @@
 #!/usr/bin/env bash
 # Many workers: the 10,000-task fan-out of `empty` tasks (the DAG of
 # `cargo bench --bench runtime`'s fan-out) on Postgres, with 2 `updraft
-# scheduler` processes and 1, 2, 4, 8 `updraft worker --slots 64`
-# processes (release build), all host processes on this machine. Each
-# count gets a fresh database and RUNS runs (3); per run: tasks/s from the
-# run's creation to its end (as the store records them), CPU seconds of
-# the schedulers, the workers and Postgres (from /proc), and what
+# scheduler` processes and 1, 2, 4, 8 `updraft worker --slots 16`
+# processes (release build), all host processes on this machine. 16
+# slots: the size of a process's Postgres pool; with 64 slots, 8 workers
+# lost their heartbeats for 10 s and had their live tries reaped
+# (BENCHMARKS.md, "Many workers on Postgres"). Each count gets a fresh
+# database and RUNS runs (3); per run: tasks/s from the run's creation to
+# its end (as the store records them), CPU seconds of
+# the schedulers, the workers and the Postgres backends serving them (from
+# /proc; the server's own background processes are not counted), and what
 # Postgres's backends of the database were waiting on (pg_stat_activity
 # sampled every 50 ms).
 #
 #   bench/workers.sh   (Postgres: .ci/postgres.sh)
 #
-# WORKERS ("1 2 4 8"), RUNS (3), SLOTS (64), TASKS (10000).
+# WORKERS ("1 2 4 8"), RUNS (3), SLOTS (16), TASKS (10000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 counts="${WORKERS:-1 2 4 8}"
 runs="${RUNS:-3}"
-slots="${SLOTS:-64}"
+slots="${SLOTS:-16}"
 n_tasks="${TASKS:-10000}"
 # UPDRAFT_BIN: a prebuilt binary instead (a before/after comparison).
 if [ -z "${UPDRAFT_BIN:-}" ]; then cargo build --release -q -p updraft-cli; fi
 bin=${UPDRAFT_BIN:-$PWD/target/release/updraft}
 pg_server=$(bash .ci/postgres.sh)
-pg_data_pid=$(psql -qAt "$pg_server" -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'checkpointer'")
-pg_master=$(awk '{print $4}' "/proc/$pg_data_pid/stat")
 tmp=$(mktemp -d)
 pids=()
 db_name="updraft_bench_workers_$$"
@@ -52,10 +54,11 @@ cpu_of() { # pids... -> CPU seconds (user + system) summed
   for p in "$@"; do s=$((s + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done
   echo "$s"
 }
-pg_cpu() { # the postmaster and all its children (backends come and go: their time is in cutime when reaped)
-  local s c
-  s=$(awk '{print $14 + $15 + $16 + $17}' "/proc/$pg_master/stat")
-  for c in $(ps -o pid= --ppid "$pg_master"); do s=$((s + $(awk '{print $14 + $15}' "/proc/$c/stat" 2>/dev/null || echo 0))); done
+pg_cpu() { # CPU ticks of the Postgres backends serving this database (other databases on the server are not counted)
+  local s=0 p
+  for p in $(psql -qAt "$pg_server" -c "SELECT pid FROM pg_stat_activity WHERE datname = '$db_name'"); do
+    s=$((s + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)))
+  done
   echo "$s"
 }
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
