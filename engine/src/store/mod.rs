@@ -364,7 +364,9 @@ async fn sqlite_pragmas(conn: &mut AnyConnection) -> std::result::Result<(), sql
         .fetch_one(&mut *conn)
         .await?;
     if tables == 0 {
-        sqlx::query("PRAGMA auto_vacuum = INCREMENTAL").execute(&mut *conn).await?;
+        sqlx::query("PRAGMA auto_vacuum = INCREMENTAL")
+            .execute(&mut *conn)
+            .await?;
     }
     for pragma in [
         "PRAGMA journal_mode = WAL",
