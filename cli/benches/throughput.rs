@@ -66,16 +66,28 @@ struct Step {
     drained: bool,
 }
 
-async fn run_step(
-    client: &reqwest::Client,
-    store: &Store,
-    api: &str,
-    token: &str,
-    dag: &str,
-    rate: u32,
+/// What every step sends to and reads from.
+struct Target {
+    client: reqwest::Client,
+    store: Store,
+    api: String,
+    token: String,
+    dag: String,
     secs: u64,
     drain_secs: u64,
-) -> Step {
+}
+
+async fn run_step(t: &Target, rate: u32) -> Step {
+    let Target {
+        client,
+        store,
+        api,
+        token,
+        dag,
+        secs,
+        drain_secs,
+    } = t;
+    let (secs, drain_secs) = (*secs, *drain_secs);
     let n = (rate as u64 * secs / 60) as usize;
     let gap = Duration::from_secs_f64(60.0 / rate as f64);
     let url = format!("{api}/api/v1/dags/{dag}/trigger");
@@ -197,14 +209,21 @@ async fn main() {
         .collect();
     let secs: u64 = std::env::var("UPDRAFT_BENCH_STEP_SECS").map_or(30, |s| s.parse().unwrap());
     let drain_secs: u64 = std::env::var("UPDRAFT_BENCH_DRAIN_SECS").map_or(60, |s| s.parse().unwrap());
-    let store = Store::connect(&env("UPDRAFT_BENCH_DATABASE_URL")).await.unwrap();
-    let client = updraft_io::http::client();
+    let target = Target {
+        client: updraft_io::http::client(),
+        store: Store::connect(&env("UPDRAFT_BENCH_DATABASE_URL")).await.unwrap(),
+        api,
+        token,
+        dag,
+        secs,
+        drain_secs,
+    };
     println!(
         "| offered /min | sent | accepted | runs ended | achieved /min | p50 ms | p99 ms | max ms | API answer p50 / p99 ms | sends >10 ms late |"
     );
     println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
     for rate in rates {
-        let s = run_step(&client, &store, &api, &token, &dag, rate, secs, drain_secs).await;
+        let s = run_step(&target, rate).await;
         println!(
             "| {} | {} | {} | {}{} | {:.0} | {:.0} | {:.0} | {:.0} | {:.1} / {:.1} | {} |",
             s.rate,
