@@ -135,20 +135,23 @@ impl Worker {
         &self.config.worker_id
     }
 
+    /// This worker as the store's list of live processes holds it.
+    fn info(&self, now: Timestamp) -> WorkerInfo {
+        WorkerInfo {
+            worker_id: self.config.worker_id.clone(),
+            kind: "worker".into(),
+            hostname: hostname(),
+            pid: std::process::id(),
+            slots: self.config.slots,
+            started_at: now,
+            heartbeat: now,
+        }
+    }
+
     /// Works until `shutdown`, then drains.
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) -> Result<(), crate::store::StoreError> {
         let now = Timestamp::now();
-        self.store
-            .register_worker(&WorkerInfo {
-                worker_id: self.config.worker_id.clone(),
-                kind: "worker".into(),
-                hostname: hostname(),
-                pid: std::process::id(),
-                slots: self.config.slots,
-                started_at: now,
-                heartbeat: now,
-            })
-            .await?;
+        self.store.register_worker(&self.info(now)).await?;
         // Scratch folders of workers that died mid-try (kill -9, a crash).
         let swept = updraft_operator_api::sweep_orphans(|pid| std::path::Path::new(&format!("/proc/{pid}")).exists());
         if swept > 0 {
@@ -268,7 +271,17 @@ impl Worker {
     async fn heartbeat(self: Arc<Self>, stop: CancellationToken) {
         loop {
             match self.store.heartbeat_worker(&self.config.worker_id).await {
-                Ok(()) => self.store.write_succeeded(),
+                Ok(registered) => {
+                    self.store.write_succeeded();
+                    if !registered {
+                        // A scheduler found this worker silent and removed
+                        // it (its running tries were given up then).
+                        tracing::warn!("this worker was removed as silent; registering again");
+                        if let Err(e) = self.store.register_worker(&self.info(Timestamp::now())).await {
+                            self.store.write_failed("registering the worker again", &e);
+                        }
+                    }
+                }
                 Err(e) => {
                     self.store.write_failed("the worker's heartbeat", &e);
                 }

@@ -96,6 +96,11 @@ pub struct Store {
     _checkpointer: Option<std::sync::Arc<checkpoint::Checkpointer>>,
     /// Whether writes go through now, as this process's parts find out.
     health: std::sync::Arc<health::WriteHealth>,
+    /// Where heartbeats are written: on Postgres a small pool of their own
+    /// (opened on first use), so a worker whose slots keep every pooled
+    /// connection busy still proves it is alive; on SQLite the one write
+    /// connection, as every write.
+    beats: Writes,
 }
 
 /// Notifications from other processes ([`Store::listener`]).
@@ -222,6 +227,16 @@ impl Store {
                 (pool.clone(), Writes::Pool(pool))
             }
         };
+        let beats = match dialect {
+            Dialect::Sqlite => writes.clone(),
+            Dialect::Postgres => Writes::Pool(
+                AnyPoolOptions::new()
+                    .max_connections(2)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .idle_timeout(Duration::from_secs(60))
+                    .connect_lazy_with(AnyConnectOptions::from_str(url)?),
+            ),
+        };
         Ok(Store {
             pool,
             writes,
@@ -231,6 +246,7 @@ impl Store {
             wake,
             _checkpointer: checkpointer,
             health,
+            beats,
         })
     }
 
@@ -324,6 +340,11 @@ impl Store {
     /// transaction, [`WriteConn::begin`] on it.
     pub(crate) async fn writes(&self) -> Result<WriteConn> {
         self.writes.acquire().await
+    }
+
+    /// A connection for heartbeats (see `beats`).
+    pub(crate) async fn beats(&self) -> Result<WriteConn> {
+        self.beats.acquire().await
     }
 
     /// Runs one administrative statement (e.g. `CREATE DATABASE` in tests).

@@ -331,7 +331,7 @@ impl Store {
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(now_us())
             .bind(worker_id)
-            .fetch_all(&mut *self.writes().await?)
+            .fetch_all(&mut *self.beats().await?)
             .await?;
         let mut owned = Vec::with_capacity(rows.len());
         for r in &rows {

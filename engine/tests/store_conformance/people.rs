@@ -20,6 +20,11 @@ pub async fn workers_come_and_go(store: &Store) {
     store.register_worker(&w("new", now)).await.unwrap();
     let live = store.live_workers(now - SignedDuration::from_secs(30)).await.unwrap();
     assert_eq!(live.iter().map(|w| w.worker_id.as_str()).collect::<Vec<_>>(), ["new"]);
+    // A heartbeat says whether its process is still on the list: "old" was
+    // removed as silent above and must register again (a worker whose
+    // heartbeats only updated nothing stayed off it for good).
+    assert!(store.heartbeat_worker("new").await.unwrap());
+    assert!(!store.heartbeat_worker("old").await.unwrap());
     store.deregister_worker("new").await.unwrap();
     assert!(
         store
