@@ -358,6 +358,8 @@ impl Store {
     pub async fn close(&self) {
         self.pool.close().await;
         self.writes.close().await;
+        // On SQLite the same connection as `writes`: closing it again is a no-op.
+        self.beats.close().await;
     }
 }
 
