@@ -74,9 +74,26 @@ fn id_list(ids: &[i64]) -> String {
     ids.iter().map(i64::to_string).collect::<Vec<_>>().join(", ")
 }
 
+/// A run's task instances, in creation order (`$1` the run). The plan
+/// check of `ui.rs` EXPLAINs this very statement.
+pub(crate) fn run_tasks_sql() -> String {
+    format!("SELECT {TI_COLUMNS} FROM task_instances WHERE run_pk = $1 ORDER BY id")
+}
+
+/// The queued task instances a worker claims, oldest first: `$first` the
+/// limit, `$first+1` a DAG to keep to ('' for any). Also EXPLAINed by the
+/// plan check of `ui.rs`.
+pub(crate) fn queue_pick_sql(first: usize) -> String {
+    format!(
+        "SELECT id FROM task_instances WHERE state = 'queued' AND (${d} = '' OR dag_id = ${d}) ORDER BY queued_at, id LIMIT ${l}",
+        l = first,
+        d = first + 1
+    )
+}
+
 impl Store {
     pub async fn task_instances(&self, run_pk: i64) -> Result<Vec<TaskInstance>> {
-        let sql = format!("SELECT {TI_COLUMNS} FROM task_instances WHERE run_pk = $1 ORDER BY id");
+        let sql = run_tasks_sql();
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(run_pk)
             .fetch_all(self.pool())
@@ -192,13 +209,7 @@ impl Store {
             return Ok(Vec::new());
         }
         let set = "UPDATE task_instances SET state = 'running', try_number = try_number + 1, worker_id = $1, heartbeat = $2, start_date = $2, end_date = NULL, error = NULL";
-        let pick = |first: usize| {
-            format!(
-                "SELECT id FROM task_instances WHERE state = 'queued' AND (${d} = '' OR dag_id = ${d}) ORDER BY queued_at, id LIMIT ${l}",
-                l = first,
-                d = first + 1
-            )
-        };
+        let pick = queue_pick_sql;
         let rows = match self.dialect() {
             // Rows another worker holds are skipped, not waited for.
             Dialect::Postgres => {

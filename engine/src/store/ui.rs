@@ -168,14 +168,6 @@ fn grid_cells_sql(run_pks: &[i64], tasks: usize) -> String {
 const HAS_RUN_SINCE_SQL: &str =
     "SELECT logical_date FROM dag_runs WHERE dag_id = $1 AND logical_date >= $2 ORDER BY logical_date LIMIT 1";
 
-/// As `Store::task_instances` reads a run's task instances.
-const RUN_TASKS_SQL: &str = "SELECT id, run_pk, dag_id, task_id, state, try_number, max_tries, queued_at, start_date, \
-     end_date, worker_id, heartbeat, next_retry_at, output, error FROM task_instances WHERE run_pk = $1 ORDER BY id";
-
-/// As `Store::claim_for` looks for queued task instances.
-const QUEUE_CLAIM_SQL: &str =
-    "SELECT id FROM task_instances WHERE state = 'queued' AND ($1 = '' OR dag_id = $1) ORDER BY queued_at, id LIMIT $2";
-
 impl Store {
     /// Every DAG's `per_dag` newest runs (by logical date), newest first.
     /// One row per DAG, the runs joined in the database: per-row decoding
@@ -345,8 +337,8 @@ impl Store {
             HotQuery::RunsAfter => runs_sql(RunWindow::After(sample.logical_date)),
             HotQuery::HasNewer => HAS_RUN_SINCE_SQL.to_string(),
             HotQuery::GridCells => grid_cells_sql(&sample.run_pks, 0),
-            HotQuery::RunTasks => RUN_TASKS_SQL.to_string(),
-            HotQuery::QueueClaim => QUEUE_CLAIM_SQL.to_string(),
+            HotQuery::RunTasks => super::tasks::run_tasks_sql(),
+            HotQuery::QueueClaim => super::tasks::queue_pick_sql(1),
         };
         let explain = match self.dialect() {
             Dialect::Sqlite => format!("EXPLAIN QUERY PLAN {sql}"),
@@ -364,7 +356,7 @@ impl Store {
                 q.bind(sample.dag_id.clone()).bind(us(sample.logical_date)).bind(26_i64)
             }
             HotQuery::RunTasks => q.bind(sample.run_pks.first().copied().unwrap_or_default()),
-            HotQuery::QueueClaim => q.bind(String::new()).bind(8_i64),
+            HotQuery::QueueClaim => q.bind(8_i64).bind(String::new()),
         };
         let rows = q.fetch_all(self.pool()).await?;
         let column = match self.dialect() {
