@@ -714,3 +714,100 @@ async fn a_running_task_marked_failed_by_a_user_is_stopped() {
     assert_eq!(e.probe.runs.lock().unwrap().len(), 1, "not rerun");
     local.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_dags_due_together_get_one_run_each_and_a_taken_date_is_passed() {
+    // More DAGs than the scheduler reads one by one (8): their facts are
+    // read and their runs created in batches. One DAG's latest interval is
+    // taken by a manual run already: the scheduler moves past it.
+    let e = env().await;
+    let start = (Timestamp::now() - SignedDuration::from_hours(24 * 4))
+        .strftime("%Y-%m-%d")
+        .to_string();
+    for i in 0..20 {
+        e.write(
+            &format!("d{i:02}.yaml"),
+            &format!("schedule: '@daily'\nstart_date: {start}\ncatchup: false\ntasks:\n  t: {{operator: test}}\n"),
+        );
+    }
+    // Load the DAGs without a scheduler, and take d07's date by hand.
+    let mut opts = e.options(1, false, timing());
+    opts.run_scheduler = false;
+    let loader = Local::start(e.store.clone(), e.registry.clone(), opts).await.unwrap();
+    let cur = loader.processor.current().remove("d07").expect("d07 loaded");
+    let latest = cur
+        .dag
+        .timetable
+        .next_dagrun_info(None, &cur.dag.restriction(), Timestamp::now())
+        .expect("a due interval");
+    let manual = create_run(
+        &e.store,
+        &cur.dag,
+        cur.version_id,
+        RunType::Manual,
+        Some(latest.logical_date),
+        Default::default(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    loader.shutdown().await;
+
+    let local = e.start(4).await;
+    let runs = wait_for(&e.store, "a run of each DAG to succeed", 30, async |s: &Store| {
+        let mut all = Vec::new();
+        for i in 0..20 {
+            let runs = s.list_runs(&format!("d{i:02}"), 10).await.unwrap();
+            if runs.len() != 1 || runs[0].state != RunState::Success {
+                return None;
+            }
+            all.push(runs.into_iter().next().unwrap());
+        }
+        Some(all)
+    })
+    .await;
+    for (i, run) in runs.iter().enumerate() {
+        if i == 7 {
+            assert_eq!((run.id, run.run_type), (manual.id, RunType::Manual));
+        } else {
+            assert_eq!(run.run_type, RunType::Scheduled, "{}", run.dag_id);
+            assert_eq!(run.logical_date, latest.logical_date, "{}", run.dag_id);
+        }
+    }
+    local.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_schedule_is_followed_at_once() {
+    // The scheduler remembers when each DAG's next run comes due, for the
+    // DAG's version: a new version (monthly becomes every minute) is
+    // reckoned again, not left waiting for next month.
+    let e = env().await;
+    let now = Timestamp::now().to_zoned_datetime(jiff::tz::TimeZone::UTC);
+    if now.day() == 1 && now.hour() == 0 && now.minute() < 2 {
+        // Every minute's latest interval would not yet follow the month's.
+        tokio::time::sleep(Duration::from_secs(121)).await;
+    }
+    let yaml = |schedule: &str| {
+        format!("schedule: '{schedule}'\nstart_date: 2020-01-01\ncatchup: false\ntasks:\n  t: {{operator: test}}\n")
+    };
+    e.write("s.yaml", &yaml("@monthly"));
+    let local = e.start(2).await;
+    let first = wait_for(&e.store, "the monthly run to succeed", 30, async |s: &Store| {
+        let runs = s.list_runs("s", 10).await.unwrap();
+        (runs.len() == 1 && runs[0].state == RunState::Success).then(|| runs[0].clone())
+    })
+    .await;
+    e.write("s.yaml", &yaml("* * * * *"));
+    let second = wait_for(&e.store, "a run of the new schedule", 30, async |s: &Store| {
+        let runs = s.list_runs("s", 10).await.unwrap();
+        (runs.len() == 2).then(|| runs[0].clone())
+    })
+    .await;
+    assert_ne!(second.version_id, first.version_id);
+    assert_eq!(
+        second.data_interval_end.duration_since(second.data_interval_start),
+        SignedDuration::from_mins(1)
+    );
+    local.shutdown().await;
+}

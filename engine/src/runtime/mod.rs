@@ -70,13 +70,17 @@ pub(crate) struct Pending {
     /// Runs changed in ways not described exactly (another process, a
     /// user's action): read again from the store.
     pub runs: std::collections::HashSet<i64>,
+    /// DAGs one of whose runs this process ended: a slot under their
+    /// `max_active_runs` is free, so a queued run may start or a due one
+    /// be created. Only those DAGs are looked at, not every running run.
+    pub dags: std::collections::BTreeSet<String>,
     /// Look at everything: a run was created, DAGs were reloaded.
     pub full: bool,
 }
 
 impl Pending {
     pub fn is_empty(&self) -> bool {
-        self.events.is_empty() && self.runs.is_empty() && !self.full
+        self.events.is_empty() && self.runs.is_empty() && self.dags.is_empty() && !self.full
     }
 }
 
@@ -130,6 +134,17 @@ impl Signals {
 
     pub(crate) fn run_ended(&self) {
         self.runs_ended.send_modify(|n| *n += 1);
+    }
+
+    /// A run of `dag_id` ended here: the scheduler looks at that DAG's
+    /// queued and due runs (a slot under `max_active_runs` is free).
+    pub(crate) fn slot_freed(&self, dag_id: &str) {
+        self.pending
+            .lock()
+            .expect("signals lock")
+            .dags
+            .insert(dag_id.to_string());
+        self.scheduler.notify_one();
     }
 
     pub(crate) fn take_pending(&self) -> Pending {

@@ -5,7 +5,7 @@
 //! Postgres store: every change is a guarded transition, so the second to
 //! try a change finds it done.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use super::view::RunView;
 use super::{DagCache, DagProcessor, Pending, RuntimeError, Signals, Timing};
 use crate::schedule::DataInterval;
-use crate::store::{NewRun, RunState, RunType, Store, TaskState, run_id_for};
+use crate::store::{DagRun, NewRun, RunState, RunType, RunningCounts, Store, TaskState, run_id_for};
 
 /// What a scheduler looks after.
 #[derive(Debug, Clone)]
@@ -55,11 +55,19 @@ pub struct Scheduler {
     timing: Timing,
     /// Per DAG: a logical date taken by another run, to schedule past.
     skipped: std::sync::Mutex<HashMap<String, DataInterval>>,
+    /// Per DAG: its next scheduled run comes due no earlier than this, as
+    /// reckoned from the store for this version of the DAG. Until then a
+    /// pass does not ask the store about the DAG: what could bring a run
+    /// forward is a new version (another key) or nothing.
+    not_before: std::sync::Mutex<HashMap<String, (i64, Timestamp)>>,
     /// Running runs, by primary key, as this scheduler last saw them.
     views: tokio::sync::Mutex<HashMap<i64, RunView>>,
     /// Log lines older than this are deleted (see [`Scheduler::prune_logs`]).
     log_retention: Option<Duration>,
 }
+
+/// Up to this many DAGs to look at are read one by one; more, all at once.
+const FEW_DAGS: usize = 8;
 
 /// How often the scheduler deletes log lines past their retention.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
@@ -106,6 +114,7 @@ impl Scheduler {
             signals,
             timing,
             skipped: Default::default(),
+            not_before: Default::default(),
             views: Default::default(),
             log_retention: Some(super::Limits::DEFAULT_LOG_RETENTION),
         }
@@ -267,30 +276,40 @@ impl Scheduler {
         let touched: Vec<i64> = match changes {
             None => {
                 if self.scope.create_scheduled {
-                    self.create_due_runs(now, &mut report, &mut wake).await?;
+                    self.create_due_runs(now, None, &mut report, &mut wake).await?;
                 }
-                self.start_queued_runs().await?;
+                self.start_queued_runs(None).await?;
                 let running = self.store.runs_in_states(&[RunState::Running]).await?;
                 let mut seen = std::collections::HashSet::new();
+                let (mut known, mut fresh) = (Vec::new(), Vec::new());
                 for run in running {
                     if !self.scope.covers(&run.dag_id) {
                         continue;
                     }
                     seen.insert(run.id);
-                    match views.get_mut(&run.id) {
-                        Some(v) => v.reload(&self.store).await?,
-                        None => {
-                            let dag = self.cache.get(run.version_id).await?;
-                            views.insert(run.id, RunView::load(&self.store, dag, run).await?);
-                        }
+                    if views.contains_key(&run.id) {
+                        known.push(run.id);
+                    } else {
+                        fresh.push(run);
                     }
                 }
                 views.retain(|pk, _| seen.contains(pk));
+                self.reload_views(&mut views, &known).await?;
+                self.load_views(&mut views, fresh).await?;
                 views.keys().copied().collect()
             }
             Some(changes) => {
                 let mut reread = changes.runs;
                 let mut touched = std::collections::BTreeSet::new();
+                if !changes.dags.is_empty() {
+                    if self.scope.create_scheduled {
+                        self.create_due_runs(now, Some(&changes.dags), &mut report, &mut wake)
+                            .await?;
+                    }
+                    let started = self.start_queued_runs(Some(&changes.dags)).await?;
+                    touched.extend(started.iter().map(|r| r.id));
+                    self.load_views(&mut views, started).await?;
+                }
                 for e in &changes.events {
                     match views.get_mut(&e.run_pk) {
                         Some(v) => v.apply(e.ti_id, e.state),
@@ -342,12 +361,41 @@ impl Scheduler {
         Ok((report, Duration::try_from(sleep).unwrap_or(self.timing.scheduler_tick)))
     }
 
+    /// Creates the scheduled runs that came due: of every DAG, or of
+    /// `only`. A DAG whose next run is not due yet, as last reckoned for
+    /// its version, costs no read; the others are read all at once (their
+    /// active runs, their last scheduled interval) and their runs created
+    /// in batches, so a thousand DAGs due in the same minute take a few
+    /// statements, not thousands.
     async fn create_due_runs(
         &self,
         now: Timestamp,
+        only: Option<&BTreeSet<String>>,
         report: &mut PassReport,
         wake: &mut Timestamp,
     ) -> Result<(), RuntimeError> {
+        let current = self.processor.current();
+        let mut asked = Vec::new();
+        {
+            let mut not_before = self.not_before.lock().expect("lock");
+            if only.is_none() {
+                not_before.retain(|dag_id, _| current.contains_key(dag_id));
+            }
+            for (dag_id, cur) in &current {
+                if only.is_some_and(|o| !o.contains(dag_id)) || cur.dag.schedule().is_manual() {
+                    continue;
+                }
+                match not_before.get(dag_id) {
+                    Some(&(version, at)) if version == cur.version_id && at > now => {
+                        *wake = (*wake).min(at);
+                    }
+                    _ => asked.push((dag_id, cur)),
+                }
+            }
+        }
+        if asked.is_empty() {
+            return Ok(());
+        }
         let paused: HashMap<String, bool> = self
             .store
             .list_dags()
@@ -355,37 +403,30 @@ impl Scheduler {
             .into_iter()
             .map(|d| (d.dag_id, d.is_paused))
             .collect();
-        for (dag_id, cur) in self.processor.current() {
+        asked.retain(|(dag_id, _)| !paused.get(*dag_id).copied().unwrap_or(true));
+        let (active, stored) = self.due_facts(&asked).await?;
+        let mut new_runs = Vec::new();
+        for (dag_id, cur) in asked {
             let dag = &cur.dag;
-            if paused.get(&dag_id).copied().unwrap_or(true) || dag.schedule().is_manual() {
-                continue;
-            }
-            loop {
-                let active = self
-                    .store
-                    .count_runs(&dag_id, &[RunState::Queued, RunState::Running])
-                    .await?;
-                if active >= i64::from(dag.max_active_runs) {
-                    break;
-                }
-                let stored = self
-                    .store
-                    .last_scheduled_interval(&dag_id)
-                    .await?
-                    .map(|(start, end)| DataInterval { start, end });
-                let skipped = self.skipped.lock().expect("lock").get(&dag_id).copied();
-                let last = match (stored, skipped) {
-                    (Some(a), Some(b)) => Some(if a.start >= b.start { a } else { b }),
-                    (a, b) => a.or(b),
-                };
+            let mut active = active.get(dag_id).copied().unwrap_or(0);
+            let skipped = self.skipped.lock().expect("lock").get(dag_id).copied();
+            let mut last = match (stored.get(dag_id).copied(), skipped) {
+                (Some(a), Some(b)) => Some(if a.start >= b.start { a } else { b }),
+                (a, b) => a.or(b),
+            };
+            while active < i64::from(dag.max_active_runs) {
                 let Some(info) = dag.timetable.next_dagrun_info(last, &dag.restriction(), now) else {
                     break;
                 };
                 if info.run_after > now {
                     *wake = (*wake).min(info.run_after);
+                    self.not_before
+                        .lock()
+                        .expect("lock")
+                        .insert(dag_id.clone(), (cur.version_id, info.run_after));
                     break;
                 }
-                let new = NewRun {
+                new_runs.push(NewRun {
                     dag_id: dag_id.clone(),
                     run_id: run_id_for(RunType::Scheduled, info.logical_date),
                     logical_date: info.logical_date,
@@ -399,58 +440,130 @@ impl Scheduler {
                         .iter()
                         .map(|t| (t.task_id.clone(), t.retry.retries + 1))
                         .collect(),
-                };
-                match self.store.create_run(&new).await? {
-                    Some(run) => {
-                        tracing::info!(dag = %dag_id, run = %run.run_id, "created run");
-                        report.runs_created += 1;
-                    }
-                    None => {
-                        // Taken by another run (a manual one, or another
-                        // scheduler's): move on past it.
-                        self.skipped
-                            .lock()
-                            .expect("lock")
-                            .insert(dag_id.clone(), info.data_interval);
-                    }
+                });
+                last = Some(info.data_interval);
+                active += 1;
+            }
+        }
+        let created = self.store.create_runs(&new_runs).await?;
+        for (new, run) in new_runs.iter().zip(created) {
+            match run {
+                Some(run) => {
+                    tracing::info!(dag = %new.dag_id, run = %run.run_id, "created run");
+                    report.runs_created += 1;
+                }
+                None => {
+                    // Taken by another run (a manual one, or another
+                    // scheduler's): the next pass, at once, moves past it.
+                    self.skipped.lock().expect("lock").insert(
+                        new.dag_id.clone(),
+                        DataInterval {
+                            start: new.data_interval_start,
+                            end: new.data_interval_end,
+                        },
+                    );
+                    *wake = now;
                 }
             }
         }
         Ok(())
     }
 
-    async fn start_queued_runs(&self) -> Result<(), RuntimeError> {
-        let queued = self.store.runs_in_states(&[RunState::Queued]).await?;
-        if queued.is_empty() {
-            return Ok(());
+    /// For the DAGs asked about: their queued and running runs, and their
+    /// last scheduled data interval. A few DAGs are read one by one (a
+    /// slot freed in one); more, all at once.
+    async fn due_facts(
+        &self,
+        asked: &[(&String, &super::processor::Current)],
+    ) -> Result<(HashMap<String, i64>, HashMap<String, DataInterval>), RuntimeError> {
+        let interval = |(start, end)| DataInterval { start, end };
+        if asked.len() > FEW_DAGS {
+            let active = self.store.active_runs_by_dag().await?;
+            let stored = self.store.last_scheduled_intervals().await?;
+            return Ok((active, stored.into_iter().map(|(d, i)| (d, interval(i))).collect()));
         }
-        let mut running: BTreeMap<String, i64> = BTreeMap::new();
-        let mut backfilling: BTreeMap<String, i64> = BTreeMap::new();
-        for run in &queued {
-            if !self.scope.covers(&run.dag_id) {
-                continue;
+        let (mut active, mut stored) = (HashMap::new(), HashMap::new());
+        for (dag_id, _) in asked {
+            let n = self
+                .store
+                .count_runs(dag_id, &[RunState::Queued, RunState::Running])
+                .await?;
+            active.insert((*dag_id).clone(), n);
+            if let Some(i) = self.store.last_scheduled_interval(dag_id).await? {
+                stored.insert((*dag_id).clone(), interval(i));
             }
+        }
+        Ok((active, stored))
+    }
+
+    /// Starts queued runs (of every DAG, or of `only`) within
+    /// `max_active_runs`, all in one write; returns the runs started.
+    async fn start_queued_runs(&self, only: Option<&BTreeSet<String>>) -> Result<Vec<DagRun>, RuntimeError> {
+        let queued: Vec<DagRun> = self
+            .store
+            .runs_in_states(&[RunState::Queued])
+            .await?
+            .into_iter()
+            .filter(|r| self.scope.covers(&r.dag_id) && only.is_none_or(|o| o.contains(&r.dag_id)))
+            .collect();
+        if queued.is_empty() {
+            return Ok(Vec::new());
+        }
+        let RunningCounts { mut all, mut backfill } = self.store.running_counts().await?;
+        let mut start = Vec::new();
+        for run in queued {
             // Backfill runs have their own budget of `max_active_runs`,
             // apart from scheduled and manual ones (as in Airflow 3). The
             // CLI's backfill starts its runs itself (`--max-active-runs`);
             // those left queued (a backfill asked from the UI) start here.
-            let backfill = run.run_type == crate::store::RunType::Backfill;
-            let counts = if backfill { &mut backfilling } else { &mut running };
-            if !counts.contains_key(&run.dag_id) {
-                let n = if backfill {
-                    self.store
-                        .count_runs_of_type(&run.dag_id, crate::store::RunType::Backfill, &[RunState::Running])
-                        .await?
-                } else {
-                    self.store.count_runs(&run.dag_id, &[RunState::Running]).await?
-                };
-                counts.insert(run.dag_id.clone(), n);
-            }
+            let counts = if run.run_type == RunType::Backfill {
+                &mut backfill
+            } else {
+                &mut all
+            };
             let dag = self.cache.get(run.version_id).await?;
-            let n = counts.get_mut(&run.dag_id).expect("inserted above");
-            if *n < i64::from(dag.max_active_runs) && self.store.start_run(run.id).await? {
+            let n = counts.entry(run.dag_id.clone()).or_default();
+            if *n < i64::from(dag.max_active_runs) {
                 *n += 1;
+                start.push(run);
             }
+        }
+        Ok(self.store.start_runs(start).await?)
+    }
+
+    /// Reads again the views of these runs: all at once, but for a big
+    /// run in which nothing waits, which is asked first.
+    async fn reload_views(&self, views: &mut HashMap<i64, RunView>, pks: &[i64]) -> Result<(), RuntimeError> {
+        let mut batch = Vec::new();
+        for pk in pks {
+            let Some(v) = views.get_mut(pk) else { continue };
+            if v.asks_first() {
+                v.reload(&self.store).await?;
+            } else {
+                batch.push(*pk);
+            }
+        }
+        let mut states = self.store.task_states_of_runs(&batch).await?;
+        for pk in batch {
+            if let Some(v) = views.get_mut(&pk) {
+                v.fill(states.remove(&pk).unwrap_or_default());
+            }
+        }
+        Ok(())
+    }
+
+    /// Makes views of running runs this scheduler has none of yet, their
+    /// task states read all at once.
+    async fn load_views(&self, views: &mut HashMap<i64, RunView>, runs: Vec<DagRun>) -> Result<(), RuntimeError> {
+        if runs.is_empty() {
+            return Ok(());
+        }
+        let pks: Vec<i64> = runs.iter().map(|r| r.id).collect();
+        let mut states = self.store.task_states_of_runs(&pks).await?;
+        for run in runs {
+            let dag = self.cache.get(run.version_id).await?;
+            let tis = states.remove(&run.id).unwrap_or_default();
+            views.insert(run.id, RunView::with_states(dag, run, tis));
         }
         Ok(())
     }
@@ -512,8 +625,9 @@ impl Scheduler {
             tracing::info!(dag = %run.dag_id, run = %run.run_id, %state, "run ended");
             report.runs_finished += 1;
             self.signals.run_ended();
-            // A slot under max_active_runs is free.
-            self.signals.wake_all();
+            // A slot under max_active_runs is free: that DAG's queued and
+            // due runs are looked at, not everything.
+            self.signals.slot_freed(&run.dag_id);
         }
         Ok(true)
     }

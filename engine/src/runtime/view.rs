@@ -16,7 +16,7 @@ use jiff::Timestamp;
 
 use super::trigger::{Decision, Upstream, decide};
 use crate::dag::Dag;
-use crate::store::{DagRun, Store, StoreError, TaskState};
+use crate::store::{DagRun, Store, StoreError, TaskState, TaskStateRow};
 
 /// Runs of more tasks than this are asked whether anything waits before
 /// they are read again (see [`RunView::reload`]); below, reading them costs
@@ -66,6 +66,13 @@ pub(super) struct RunView {
 
 impl RunView {
     pub async fn load(store: &Store, dag: Arc<Dag>, run: DagRun) -> Result<RunView, StoreError> {
+        let tis = store.task_states(run.id).await?;
+        Ok(RunView::with_states(dag, run, tis))
+    }
+
+    /// A view of `run` from its task states as the store gave them (many
+    /// runs read at once: [`Store::task_states_of_runs`]).
+    pub fn with_states(dag: Arc<Dag>, run: DagRun, tis: Vec<TaskStateRow>) -> RunView {
         let mut view = RunView {
             order: dag.graph.topological_order(),
             slots: vec![None; dag.tasks.len()],
@@ -76,8 +83,8 @@ impl RunView {
             run,
             dag,
         };
-        view.reload(store).await?;
-        Ok(view)
+        view.fill(tis);
+        view
     }
 
     /// Reads the run's task instances again.
@@ -90,13 +97,25 @@ impl RunView {
     /// of ended tries as "read run R again": for a 10,000-task fan-out that
     /// was 10,000 rows read per batch, per scheduler.
     pub async fn reload(&mut self, store: &Store) -> Result<(), StoreError> {
-        if self.slots.len() > ASK_FIRST_ABOVE && self.waiting == 0 && self.active > 0 && !self.stale {
+        if self.asks_first() {
             let (waiting, busy) = store.run_waiting_and_busy(self.run.id).await?;
             if busy && !waiting {
                 return Ok(());
             }
         }
         let tis = store.task_states(self.run.id).await?;
+        self.fill(tis);
+        Ok(())
+    }
+
+    /// Whether a reload should ask the store first whether anything waits
+    /// (see [`RunView::reload`]): reading it whole would then be wasted.
+    pub fn asks_first(&self) -> bool {
+        self.slots.len() > ASK_FIRST_ABOVE && self.waiting == 0 && self.active > 0 && !self.stale
+    }
+
+    /// Replaces the picture with the store's task states.
+    pub fn fill(&mut self, tis: Vec<TaskStateRow>) {
         self.slots.iter_mut().for_each(|s| *s = None);
         self.by_ti.clear();
         for (ti_id, task_id, state, next_retry_at) in tis {
@@ -111,7 +130,6 @@ impl RunView {
         }
         self.recount();
         self.stale = false;
-        Ok(())
     }
 
     fn recount(&mut self) {

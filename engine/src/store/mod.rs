@@ -15,6 +15,7 @@ mod cipher;
 mod clean;
 mod conn;
 mod dags;
+mod due;
 mod health;
 mod logs;
 mod migrate;
@@ -40,6 +41,7 @@ use conn::{WriteConn, Writes};
 
 pub use clean::Cleaned;
 pub use dags::StoredDag;
+pub use due::{RunningCounts, TaskStateRow};
 pub use logs::{LogRow, READ_LINE_CHARS, RenderedRow};
 pub use model::*;
 pub use secrets::{Resealed, SecretCounts};

@@ -37,44 +37,9 @@ impl Store {
         let now = now_us();
         let mut conn = self.writes().await?;
         let mut tx = conn.begin().await?;
-        let sql = format!(
-            "INSERT INTO dag_runs (dag_id, run_id, logical_date, data_interval_start, data_interval_end, run_type, state, conf, version_id, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $8, $9) ON CONFLICT DO NOTHING RETURNING {RUN_COLUMNS}"
-        );
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(&new.dag_id)
-            .bind(&new.run_id)
-            .bind(us(new.logical_date))
-            .bind(us(new.data_interval_start))
-            .bind(us(new.data_interval_end))
-            .bind(new.run_type.as_str())
-            .bind(serde_json::Value::Object(new.conf.clone()).to_string())
-            .bind(new.version_id)
-            .bind(now)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let Some(row) = row else {
-            return Ok(None);
-        };
-        let run = run_from_row(&row)?;
-        for chunk in new.tasks.chunks(400) {
-            let mut sql =
-                String::from("INSERT INTO task_instances (run_pk, dag_id, task_id, state, max_tries) VALUES ");
-            for i in 0..chunk.len() {
-                let b = i * 2;
-                if i > 0 {
-                    sql.push(',');
-                }
-                sql.push_str(&format!("($1, $2, ${}, 'none', ${})", b + 3, b + 4));
-            }
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(run.id).bind(&new.dag_id);
-            for (task_id, max_tries) in chunk {
-                q = q.bind(task_id).bind(i64::from(*max_tries));
-            }
-            q.execute(&mut *tx).await?;
-        }
+        let run = insert_run(&mut tx, new, now).await?;
         tx.commit().await?;
-        Ok(Some(run))
+        Ok(run)
     }
 
     pub async fn get_run(&self, dag_id: &str, run_id: &str) -> Result<Option<DagRun>> {
@@ -216,4 +181,49 @@ impl Store {
         tx.commit().await?;
         Ok(true)
     }
+}
+
+/// Inserts a run and its task instances (state `none`) in `tx`; `None`
+/// when the DAG already has a run for that logical date or run id.
+pub(crate) async fn insert_run(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    new: &NewRun,
+    now: i64,
+) -> Result<Option<DagRun>> {
+    let sql = format!(
+        "INSERT INTO dag_runs (dag_id, run_id, logical_date, data_interval_start, data_interval_end, run_type, state, conf, version_id, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $8, $9) ON CONFLICT DO NOTHING RETURNING {RUN_COLUMNS}"
+    );
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(&new.dag_id)
+        .bind(&new.run_id)
+        .bind(us(new.logical_date))
+        .bind(us(new.data_interval_start))
+        .bind(us(new.data_interval_end))
+        .bind(new.run_type.as_str())
+        .bind(serde_json::Value::Object(new.conf.clone()).to_string())
+        .bind(new.version_id)
+        .bind(now)
+        .fetch_optional(&mut **tx)
+        .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let run = run_from_row(&row)?;
+    for chunk in new.tasks.chunks(400) {
+        let mut sql = String::from("INSERT INTO task_instances (run_pk, dag_id, task_id, state, max_tries) VALUES ");
+        for i in 0..chunk.len() {
+            let b = i * 2;
+            if i > 0 {
+                sql.push(',');
+            }
+            sql.push_str(&format!("($1, $2, ${}, 'none', ${})", b + 3, b + 4));
+        }
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(run.id).bind(&new.dag_id);
+        for (task_id, max_tries) in chunk {
+            q = q.bind(task_id).bind(i64::from(*max_tries));
+        }
+        q.execute(&mut **tx).await?;
+    }
+    Ok(Some(run))
 }

@@ -116,7 +116,7 @@ impl Store {
     /// [`Store::task_instances`] for a big run (four columns instead of
     /// fifteen, no output parsed): the scheduler reads a run again after
     /// every change another process reports.
-    pub async fn task_states(&self, run_pk: i64) -> Result<Vec<(i64, String, TaskState, Option<Timestamp>)>> {
+    pub async fn task_states(&self, run_pk: i64) -> Result<Vec<super::TaskStateRow>> {
         let rows = sqlx::query("SELECT id, task_id, state, next_retry_at FROM task_instances WHERE run_pk = $1")
             .bind(run_pk)
             .fetch_all(self.pool())

@@ -31,6 +31,7 @@ async fn postgres() -> Option<TestStore> {
 mod clean;
 #[path = "../common/mod.rs"]
 mod common;
+mod due;
 mod logs;
 mod people;
 mod plans;
@@ -60,6 +61,8 @@ conformance!(
     runs::concurrent_run_creation_creates_one,
     runs::rerun_in_place,
     runs::clear_and_mark_by_hand,
+    due::runs_are_created_in_batches_and_a_taken_date_is_answered_in_place,
+    due::runs_are_counted_started_and_read_together,
     tasks::claims_are_exclusive_under_concurrency,
     tasks::finishing_is_fenced_by_worker_and_try,
     tasks::retries_then_failure,
