@@ -19,20 +19,8 @@ minutes="${MINUTES:-10}"
 n_dags="${DAGS:-1000}"
 operator="${OPERATOR:-empty}"
 slots="${SLOTS:-8}"
-# UPDRAFT_BIN: a prebuilt binary instead (a before/after comparison).
-if [ -z "${UPDRAFT_BIN:-}" ]; then cargo build --release -q -p updraft-cli; fi
-bin=${UPDRAFT_BIN:-$PWD/target/release/updraft}
-tmp=$(mktemp -d)
-pids=()
-db_name="updraft_bench_schedule_$$"
-pg_server=""
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  sleep 1
-  [ -n "$pg_server" ] && psql -q "$pg_server" -c "DROP DATABASE IF EXISTS $db_name" >/dev/null 2>&1
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+. bench/lib.sh
+bench_init schedule
 mkdir -p "$tmp/dags"
 case "$operator" in
   empty) op='operator: empty' ;;
@@ -63,10 +51,8 @@ done
 case "$store" in
   sqlite) url="sqlite://$tmp/updraft.db"; q() { sqlite3 -batch -noheader "$tmp/updraft.db" "$1"; } ;;
   postgres)
-    pg_server=$(bash .ci/postgres.sh)
-    psql -q "$pg_server" -c "DROP DATABASE IF EXISTS $db_name" >/dev/null
-    psql -q "$pg_server" -c "CREATE DATABASE $db_name" >/dev/null
-    url="${pg_server%/*}/$db_name"
+    bench_pg_db
+    url=$pg_url
     q() { psql -qAt "$url" -c "$1"; } ;;
   *) echo "store: sqlite or postgres" >&2; exit 2 ;;
 esac

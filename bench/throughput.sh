@@ -21,21 +21,10 @@ stores=("$@")
 rates="${RATES:-500,1000,2500,5000,10000,15000}"
 step_secs="${STEP_SECS:-30}"
 slots="${SLOTS:-8}"
-if [ -z "${UPDRAFT_BIN:-}" ]; then cargo build --release -q -p updraft-cli; fi
-bin=${UPDRAFT_BIN:-$PWD/target/release/updraft}
+. bench/lib.sh
+bench_init throughput
 loadgen=${LOADGEN:-$(cargo bench -p updraft-cli --bench throughput --no-run 2>&1 | grep -oE 'target/release/deps/throughput-[0-9a-f]+' | tail -1)}
 [ -x "$loadgen" ] || { echo "no load generator built" >&2; exit 1; }
-tmp=$(mktemp -d)
-pids=()
-db_name="updraft_bench_throughput_$$"
-pg_server=""
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  sleep 1
-  [ -n "$pg_server" ] && psql -q "$pg_server" -c "DROP DATABASE IF EXISTS $db_name" >/dev/null 2>&1
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
 mkdir -p "$tmp/dags"
 cat >"$tmp/dags/two.yaml" <<'YAML'
 dag_id: two
@@ -64,11 +53,7 @@ echo "## 2-task DAG of empty tasks, open loop, ${step_secs} s per rate, standalo
 for store in "${stores[@]}"; do
   case "$store" in
     sqlite) url="sqlite://$tmp/updraft.db" ;;
-    postgres)
-      pg_server=$(bash .ci/postgres.sh)
-      psql -q "$pg_server" -c "DROP DATABASE IF EXISTS $db_name" >/dev/null
-      psql -q "$pg_server" -c "CREATE DATABASE $db_name" >/dev/null
-      url="${pg_server%/*}/$db_name" ;;
+    postgres) bench_pg_db; url=$pg_url ;;
     *) echo "unknown store $store" >&2; exit 2 ;;
   esac
   u=("$bin" --dags-folder "$tmp/dags" --database-url "$url")

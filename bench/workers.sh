@@ -22,24 +22,9 @@ counts="${WORKERS:-1 2 4 8}"
 runs="${RUNS:-3}"
 slots="${SLOTS:-16}"
 n_tasks="${TASKS:-10000}"
-# UPDRAFT_BIN: a prebuilt binary instead (a before/after comparison).
-if [ -z "${UPDRAFT_BIN:-}" ]; then cargo build --release -q -p updraft-cli; fi
-bin=${UPDRAFT_BIN:-$PWD/target/release/updraft}
+. bench/lib.sh
+bench_init workers
 pg_server=$(bash .ci/postgres.sh)
-tmp=$(mktemp -d)
-pids=()
-db_name="updraft_bench_workers_$$"
-stop_all() {
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  pids=()
-}
-cleanup() {
-  stop_all
-  psql -q "$pg_server" -c "DROP DATABASE IF EXISTS $db_name" >/dev/null 2>&1
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
 mkdir -p "$tmp/dags"
 {
   echo "dag_id: fan"
@@ -68,9 +53,8 @@ echo "## $n_tasks-task fan-out of empty, Postgres ($(psql -qAt "$pg_server" -c '
 echo "| workers | tasks/s per run | median tasks/s | CPU s per run (median): schedulers / workers / Postgres | wait events seen (share of active backend samples) | load avg (1 min) |"
 echo "| --- | --- | --- | --- | --- | --- |"
 for k in $counts; do
-  psql -q "$pg_server" -c "DROP DATABASE IF EXISTS $db_name" >/dev/null
-  psql -q "$pg_server" -c "CREATE DATABASE $db_name" >/dev/null
-  url="${pg_server%/*}/$db_name"
+  bench_pg_db
+  url=$pg_url
   u=("$bin" --dags-folder "$tmp/dags" --database-url "$url" --dags-paused-at-creation false)
   "${u[@]}" db migrate >/dev/null
   scheds=(); workers=()
@@ -107,5 +91,5 @@ WHERE datname = '$db_name' AND state = 'active' AND pid <> pg_backend_pid()")
   waits=$(sort "$tmp/waits" | uniq -c | sort -rn | awk -v n="$(wc -l <"$tmp/waits")" 'NR <= 4 {printf "%s %.0f%%, ", $2, 100 * $1 / n}')
   c100() { awk -v c="$1" 'BEGIN {printf "%.2f", c / 100}'; }
   echo "| $k | ${rates[*]} | **$(median "${rates[@]}")** | $(c100 "$(median "${cs[@]}")") / $(c100 "$(median "${cw[@]}")") / $(c100 "$(median "${cp[@]}")") | ${waits%, } | $(cut -d' ' -f1 /proc/loadavg) |"
-  stop_all
+  bench_stop_all
 done
