@@ -357,8 +357,14 @@ async fn queued_backfill_runs_start_within_max_active_runs() {
         "daily.yaml",
         "schedule: '@daily'\nstart_date: 2024-01-01\ncatchup: false\nmax_active_runs: 1\ntasks:\n  t: {operator: test, sleep_ms: 50}\n",
     );
-    let local = e.start(4).await;
-    let cur = local.processor.current().remove("daily").unwrap();
+    // Four backfill runs and a manual one, all queued before the scheduler
+    // starts (its first pass also creates the latest scheduled run): the
+    // backfill runs have a budget of their own, one at a time; a running
+    // backfill run also counts against the others' budget.
+    let mut opts = e.options(1, false, timing());
+    opts.run_scheduler = false;
+    let loader = Local::start(e.store.clone(), e.registry.clone(), opts).await.unwrap();
+    let cur = loader.processor.current().remove("daily").unwrap();
     let steps = plan_backfill(
         &e.store,
         &cur.dag,
@@ -375,23 +381,45 @@ async fn queued_backfill_runs_start_within_max_active_runs() {
             .unwrap()
             .unwrap();
     }
-    local.signals.wake_all();
-    let runs = wait_for(&e.store, "four backfill runs to succeed", 30, async |s: &Store| {
-        let runs: Vec<DagRun> = s
-            .list_runs("daily", 100)
-            .await
-            .unwrap()
-            .into_iter()
-            .filter(|r| r.run_type == RunType::Backfill)
-            .collect();
-        (runs.len() == 4 && runs.iter().all(|r| r.state == RunState::Success)).then_some(runs)
+    let manual = create_run(
+        &e.store,
+        &cur.dag,
+        cur.version_id,
+        RunType::Manual,
+        None,
+        Default::default(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    loader.shutdown().await;
+    let local = e.start(4).await;
+    let runs = wait_for(&e.store, "six runs to succeed", 30, async |s: &Store| {
+        let runs: Vec<DagRun> = s.list_runs("daily", 100).await.unwrap();
+        (runs.len() == 6 && runs.iter().all(|r| r.state == RunState::Success)).then_some(runs)
     })
     .await;
-    // (The latest scheduled run, without catchup, has a budget of its own.)
-    let mut ordered = runs.clone();
-    ordered.sort_by_key(|r| r.start_date);
-    for w in ordered.windows(2) {
-        assert!(w[1].start_date.unwrap() >= w[0].end_date.unwrap(), "max_active_runs: 1");
+    assert!(runs.iter().any(|r| r.id == manual.id));
+    let (backfill, other): (Vec<&DagRun>, Vec<&DagRun>) = runs.iter().partition(|r| r.run_type == RunType::Backfill);
+    assert_eq!(
+        (backfill.len(), other.len()),
+        (4, 2),
+        "4 backfill, the manual and the latest scheduled"
+    );
+    // Queued together, oldest first, the backfill runs start first, and
+    // while one runs nothing else may: no two of the six ran at once.
+    let overlap = |a: &DagRun, b: &DagRun| {
+        a.start_date.unwrap() < b.end_date.unwrap() && b.start_date.unwrap() < a.end_date.unwrap()
+    };
+    for (i, a) in runs.iter().enumerate() {
+        for b in &runs[i + 1..] {
+            assert!(
+                !overlap(a, b),
+                "max_active_runs 1: {} and {} ran at once",
+                a.run_id,
+                b.run_id
+            );
+        }
     }
     local.shutdown().await;
 }
@@ -716,36 +744,57 @@ async fn a_running_task_marked_failed_by_a_user_is_stopped() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn many_dags_due_together_get_one_run_each_and_a_taken_date_is_passed() {
+async fn many_dags_due_together_get_their_runs_and_a_taken_date_is_passed() {
     // More DAGs than the scheduler reads one by one (8): their facts are
-    // read and their runs created in batches. One DAG's latest interval is
-    // taken by a manual run already: the scheduler moves past it.
+    // read and their runs created in batches. d07 catches up one run at a
+    // time, and the second of its dates is taken by a manual run already:
+    // the scheduler must move past it (not try it again and again) to the
+    // dates after it.
     let e = env().await;
+    let now = Timestamp::now().to_zoned_datetime(jiff::tz::TimeZone::UTC);
+    let to_midnight = now
+        .tomorrow()
+        .unwrap()
+        .start_of_day()
+        .unwrap()
+        .timestamp()
+        .duration_since(now.timestamp());
+    if to_midnight < SignedDuration::from_secs(30) {
+        // The days below must not change while the test runs.
+        tokio::time::sleep(Duration::try_from(to_midnight).unwrap() + Duration::from_secs(1)).await;
+    }
     let start = (Timestamp::now() - SignedDuration::from_hours(24 * 4))
         .strftime("%Y-%m-%d")
         .to_string();
     for i in 0..20 {
+        let catchup = if i == 7 { "true\nmax_active_runs: 1" } else { "false" };
         e.write(
             &format!("d{i:02}.yaml"),
-            &format!("schedule: '@daily'\nstart_date: {start}\ncatchup: false\ntasks:\n  t: {{operator: test}}\n"),
+            &format!("schedule: '@daily'\nstart_date: {start}\ncatchup: {catchup}\ntasks:\n  t: {{operator: test}}\n"),
         );
     }
-    // Load the DAGs without a scheduler, and take d07's date by hand.
+    // Load the DAGs without a scheduler, and take d07's second date by hand.
     let mut opts = e.options(1, false, timing());
     opts.run_scheduler = false;
     let loader = Local::start(e.store.clone(), e.registry.clone(), opts).await.unwrap();
     let cur = loader.processor.current().remove("d07").expect("d07 loaded");
-    let latest = cur
-        .dag
-        .timetable
-        .next_dagrun_info(None, &cur.dag.restriction(), Timestamp::now())
-        .expect("a due interval");
+    let (tt, restriction) = (&cur.dag.timetable, cur.dag.restriction());
+    let mut dates = Vec::new();
+    let mut last = None;
+    while let Some(info) = tt.next_dagrun_info(last, &restriction, Timestamp::now()) {
+        if info.run_after > Timestamp::now() {
+            break;
+        }
+        dates.push(info.logical_date);
+        last = Some(info.data_interval);
+    }
+    assert_eq!(dates.len(), 4, "four days to catch up");
     let manual = create_run(
         &e.store,
         &cur.dag,
         cur.version_id,
         RunType::Manual,
-        Some(latest.logical_date),
+        Some(dates[1]),
         Default::default(),
     )
     .await
@@ -754,24 +803,41 @@ async fn many_dags_due_together_get_one_run_each_and_a_taken_date_is_passed() {
     loader.shutdown().await;
 
     let local = e.start(4).await;
-    let runs = wait_for(&e.store, "a run of each DAG to succeed", 30, async |s: &Store| {
+    let runs = wait_for(&e.store, "the runs of every DAG to succeed", 30, async |s: &Store| {
         let mut all = Vec::new();
         for i in 0..20 {
+            let want = if i == 7 { 4 } else { 1 };
             let runs = s.list_runs(&format!("d{i:02}"), 10).await.unwrap();
-            if runs.len() != 1 || runs[0].state != RunState::Success {
+            if runs.len() != want || runs.iter().any(|r| r.state != RunState::Success) {
                 return None;
             }
-            all.push(runs.into_iter().next().unwrap());
+            all.push(runs);
         }
         Some(all)
     })
     .await;
-    for (i, run) in runs.iter().enumerate() {
+    for (i, runs) in runs.iter().enumerate() {
         if i == 7 {
-            assert_eq!((run.id, run.run_type), (manual.id, RunType::Manual));
+            let mut got: Vec<(Timestamp, RunType)> = runs.iter().map(|r| (r.logical_date, r.run_type)).collect();
+            got.sort_by_key(|g| g.0);
+            let want: Vec<(Timestamp, RunType)> = dates
+                .iter()
+                .map(|d| {
+                    (
+                        *d,
+                        if *d == dates[1] {
+                            RunType::Manual
+                        } else {
+                            RunType::Scheduled
+                        },
+                    )
+                })
+                .collect();
+            assert_eq!(got, want, "d07 caught up past the taken date");
+            assert!(runs.iter().any(|r| r.id == manual.id));
         } else {
-            assert_eq!(run.run_type, RunType::Scheduled, "{}", run.dag_id);
-            assert_eq!(run.logical_date, latest.logical_date, "{}", run.dag_id);
+            assert_eq!(runs[0].run_type, RunType::Scheduled, "{}", runs[0].dag_id);
+            assert_eq!(runs[0].logical_date, dates[3], "{}: the latest day", runs[0].dag_id);
         }
     }
     local.shutdown().await;

@@ -107,8 +107,8 @@ impl Signals {
     }
 
     /// Something not tied to one run changed (a run was created, DAGs
-    /// were reloaded, a slot under `max_active_runs` freed): the scheduler
-    /// makes a full pass.
+    /// were reloaded, tries were reaped): the scheduler makes a full pass.
+    /// (A run that ended here frees a slot: [`Signals::slot_freed`].)
     pub fn wake_all(&self) {
         self.pending.lock().expect("signals lock").full = true;
         self.scheduler.notify_one();

@@ -406,6 +406,9 @@ impl Scheduler {
         asked.retain(|(dag_id, _)| !paused.get(*dag_id).copied().unwrap_or(true));
         let (active, stored) = self.due_facts(&asked).await?;
         let mut new_runs = Vec::new();
+        // Remembered only once the runs before them are stored: a pass
+        // that fails to create them must not leave their DAGs skipped.
+        let mut due_later = Vec::new();
         for (dag_id, cur) in asked {
             let dag = &cur.dag;
             let mut active = active.get(dag_id).copied().unwrap_or(0);
@@ -420,10 +423,7 @@ impl Scheduler {
                 };
                 if info.run_after > now {
                     *wake = (*wake).min(info.run_after);
-                    self.not_before
-                        .lock()
-                        .expect("lock")
-                        .insert(dag_id.clone(), (cur.version_id, info.run_after));
+                    due_later.push((dag_id.clone(), (cur.version_id, info.run_after)));
                     break;
                 }
                 new_runs.push(NewRun {
@@ -446,6 +446,7 @@ impl Scheduler {
             }
         }
         let created = self.store.create_runs(&new_runs).await?;
+        self.not_before.lock().expect("lock").extend(due_later);
         for (new, run) in new_runs.iter().zip(created) {
             match run {
                 Some(run) => {
@@ -513,18 +514,18 @@ impl Scheduler {
         let mut start = Vec::new();
         for run in queued {
             // Backfill runs have their own budget of `max_active_runs`,
-            // apart from scheduled and manual ones (as in Airflow 3). The
-            // CLI's backfill starts its runs itself (`--max-active-runs`);
-            // those left queued (a backfill asked from the UI) start here.
-            let counts = if run.run_type == RunType::Backfill {
-                &mut backfill
-            } else {
-                &mut all
-            };
+            // apart from scheduled and manual ones (as in Airflow 3), while
+            // a running backfill run counts against theirs. The CLI's
+            // backfill starts its runs itself (`--max-active-runs`); those
+            // left queued (a backfill asked from the UI) start here.
+            let is_backfill = run.run_type == RunType::Backfill;
+            let counts = if is_backfill { &backfill } else { &all };
             let dag = self.cache.get(run.version_id).await?;
-            let n = counts.entry(run.dag_id.clone()).or_default();
-            if *n < i64::from(dag.max_active_runs) {
-                *n += 1;
+            if counts.get(&run.dag_id).copied().unwrap_or(0) < i64::from(dag.max_active_runs) {
+                *all.entry(run.dag_id.clone()).or_default() += 1;
+                if is_backfill {
+                    *backfill.entry(run.dag_id.clone()).or_default() += 1;
+                }
                 start.push(run);
             }
         }
