@@ -8,6 +8,7 @@ use jiff::Timestamp;
 use sqlx::Row;
 
 use super::runs::insert_run;
+use super::tasks::id_list;
 use super::{DagRun, NewRun, Result, RunState, Store, StoreError, TaskState, now_us, opt_ts, ts};
 
 /// Runs created per transaction: one commit for many, while a worker's
@@ -28,10 +29,6 @@ pub struct RunningCounts {
     pub all: HashMap<String, i64>,
     /// Its running backfill runs (a backfill has a budget of its own).
     pub backfill: HashMap<String, i64>,
-}
-
-fn id_list(ids: &[i64]) -> String {
-    ids.iter().map(i64::to_string).collect::<Vec<_>>().join(", ")
 }
 
 impl Store {

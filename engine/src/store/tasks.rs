@@ -70,7 +70,7 @@ pub struct Reaped {
     pub retried: bool,
 }
 
-fn id_list(ids: &[i64]) -> String {
+pub(super) fn id_list(ids: &[i64]) -> String {
     ids.iter().map(i64::to_string).collect::<Vec<_>>().join(", ")
 }
 
@@ -117,21 +117,11 @@ impl Store {
     /// fifteen, no output parsed): the scheduler reads a run again after
     /// every change another process reports.
     pub async fn task_states(&self, run_pk: i64) -> Result<Vec<super::TaskStateRow>> {
-        let rows = sqlx::query("SELECT id, task_id, state, next_retry_at FROM task_instances WHERE run_pk = $1")
-            .bind(run_pk)
-            .fetch_all(self.pool())
-            .await?;
-        rows.iter()
-            .map(|r| {
-                let state: String = r.try_get(2)?;
-                Ok((
-                    r.try_get(0)?,
-                    r.try_get(1)?,
-                    state.parse().map_err(StoreError::Corrupt)?,
-                    opt_ts(r.try_get(3)?)?,
-                ))
-            })
-            .collect()
+        Ok(self
+            .task_states_of_runs(&[run_pk])
+            .await?
+            .remove(&run_pk)
+            .unwrap_or_default())
     }
 
     /// Whether any task instance of the run waits to start (`none`,
